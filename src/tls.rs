@@ -255,18 +255,3 @@ mod tests {
         assert!(a.client_key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
     }
 }
-
-/// The redis crate's TLS settings for our clients (stub until TLS lands).
-pub fn client_certificates(mutual: bool) -> Result<redis::TlsCertificates> {
-    let _ = mutual;
-    Err(Error::new(ErrorKind::Tls, "TLS is not implemented yet"))
-}
-
-/// Installs rustls' ring provider as the process default (stub).
-pub fn install_crypto_provider() {}
-
-/// The server options for TLS on `port` (stub).
-pub fn server_args(files: &TlsFiles, mutual: bool, port: u16) -> Vec<(String, String)> {
-    let _ = (files, mutual, port);
-    Vec::new()
-}
