@@ -66,6 +66,77 @@ typedef enum vtf_status {
   VTF_ERR_PANIC,
 } vtf_status;
 
+/**
+ * How servers started from a config speak TLS.
+ */
+typedef enum vtf_tls_mode {
+  /**
+   * plain TCP (the default unless env VTF_TLS=1)
+   */
+  VTF_TLS_OFF = 0,
+  /**
+   * server-side TLS; clients verify the generated CA
+   */
+  VTF_TLS_ON,
+  /**
+   * clients must also present the generated client certificate
+   */
+  VTF_TLS_MUTUAL,
+} vtf_tls_mode;
+
+/**
+ * The type of a reply (RESP2 and RESP3).
+ */
+typedef enum vtf_reply_type {
+  VTF_REPLY_NIL,
+  VTF_REPLY_STATUS,
+  VTF_REPLY_ERROR,
+  VTF_REPLY_INTEGER,
+  VTF_REPLY_STRING,
+  VTF_REPLY_ARRAY,
+  VTF_REPLY_MAP,
+  VTF_REPLY_SET,
+  VTF_REPLY_DOUBLE,
+  VTF_REPLY_BOOLEAN,
+  VTF_REPLY_BIG_NUMBER,
+  VTF_REPLY_VERBATIM,
+  VTF_REPLY_PUSH,
+} vtf_reply_type;
+
+/**
+ * A connection to a server (or a cluster). Used by one thread at a time.
+ */
+typedef struct vtf_client vtf_client;
+
+/**
+ * A server configuration, built with chained calls:
+ *
+ * ```
+ * let config = vtf::Config::new()
+ *     .arg("maxmemory", "1mb")
+ *     .arg("save", "")
+ *     .module("/path/to/module.so", ["arg1", "arg2"]);
+ * ```
+ */
+typedef struct vtf_config vtf_config;
+
+/**
+ * A running (or stopped) server. Dropping it stops the process and removes
+ * its directory (kept with `Config::keep_data` or env `VTF_KEEP_DATA=1`).
+ */
+typedef struct vtf_server vtf_server;
+
+/**
+ * A reply owned by the caller (free with `vtf_reply_free`); its elements
+ * are borrowed from it.
+ */
+typedef struct vtf_reply vtf_reply;
+
+/**
+ * A condition polled by `vtf_wait_until`.
+ */
+typedef bool (*vtf_condition)(void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -93,6 +164,363 @@ const char *vtf_version(void);
  * `s` must be NULL or a string returned by this library, not freed before.
  */
 void vtf_string_free(char *s);
+
+/**
+ * Connects a client to `server` (over TLS when the server uses it).
+ *
+ * # Safety
+ * `server` must be NULL or a live server; `out` NULL or writable.
+ */
+enum vtf_status vtf_client_connect(const struct vtf_server *server, struct vtf_client **out);
+
+/**
+ * Sends a command of `argc` arguments. With `argvlen`, arguments are
+ * binary-safe byte strings of those lengths; without (NULL), NUL-terminated.
+ * A server error is a reply of type VTF_REPLY_ERROR with status VTF_OK.
+ *
+ * # Safety
+ * `argv` must hold `argc` pointers, each valid for its length (or
+ * NUL-terminated when `argvlen` is NULL); other pointers NULL or valid.
+ */
+enum vtf_status vtf_client_command(struct vtf_client *client,
+                                   size_t argc,
+                                   const char *const *argv,
+                                   const size_t *argvlen,
+                                   struct vtf_reply **out);
+
+/**
+ * Sends a command given as one string, split on white space; double quotes
+ * group (`SET k "a b"`).
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+enum vtf_status vtf_client_command_str(struct vtf_client *client,
+                                       const char *command,
+                                       struct vtf_reply **out);
+
+/**
+ * How long a command may wait for its reply; 0 means forever (the default).
+ *
+ * # Safety
+ * `client` must be NULL or a live client.
+ */
+enum vtf_status vtf_client_set_timeout_ms(struct vtf_client *client, uint32_t timeout_ms);
+
+/**
+ * Closes the connection; NULL is allowed.
+ *
+ * # Safety
+ * `client` must be NULL or a live client, not used afterwards.
+ */
+void vtf_client_free(struct vtf_client *client);
+
+/**
+ * A new, empty configuration (defaults everywhere). Free with `vtf_config_free`.
+ */
+struct vtf_config *vtf_config_new(void);
+
+/**
+ * Frees a configuration; NULL is allowed. Servers started from it are unaffected.
+ *
+ * # Safety
+ * `config` must be NULL or a live `vtf_config`, not used afterwards.
+ */
+void vtf_config_free(struct vtf_config *config);
+
+/**
+ * The server binary to run (first in the resolution order).
+ *
+ * # Safety
+ * Pointers must be NULL or valid (a live config, a NUL-terminated string).
+ */
+enum vtf_status vtf_config_set_binary(struct vtf_config *config, const char *path);
+
+/**
+ * Passes `--name value` to the server; the value is one argv item ("" allowed).
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+enum vtf_status vtf_config_add_arg(struct vtf_config *config, const char *name, const char *value);
+
+/**
+ * Loads a module at startup with `nargs` arguments (`args` may be NULL when 0).
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `args` must hold `nargs` string pointers.
+ */
+enum vtf_status vtf_config_add_module(struct vtf_config *config,
+                                      const char *path,
+                                      const char *const *args,
+                                      size_t nargs);
+
+/**
+ * A config file given to the server before all other arguments.
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+enum vtf_status vtf_config_set_config_file(struct vtf_config *config, const char *path);
+
+/**
+ * TLS off, on, or mutual.
+ *
+ * # Safety
+ * `config` must be NULL or a live config.
+ */
+enum vtf_status vtf_config_set_tls(struct vtf_config *config, enum vtf_tls_mode mode);
+
+/**
+ * How long a start may wait for PING (default 20 s; x10 under VTF_SERVER_WRAPPER).
+ *
+ * # Safety
+ * `config` must be NULL or a live config.
+ */
+enum vtf_status vtf_config_set_startup_timeout_ms(struct vtf_config *config, uint32_t ms);
+
+/**
+ * The Valkey version (git ref) to build from source when no binary is found
+ * otherwise (overrides env VTF_VALKEY_VERSION).
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+enum vtf_status vtf_config_set_version(struct vtf_config *config, const char *git_ref);
+
+/**
+ * Keep the server directories when servers are freed (like VTF_KEEP_DATA=1).
+ *
+ * # Safety
+ * `config` must be NULL or a live config.
+ */
+enum vtf_status vtf_config_set_keep_data(struct vtf_config *config, bool keep);
+
+/**
+ * Polls `condition(user_data)` until it returns true, for at most
+ * `timeout_ms`; VTF_ERR_TIMEOUT names `description` (may be NULL).
+ *
+ * # Safety
+ * `condition` must be safe to call with `user_data`; `description` NULL or a string.
+ */
+enum vtf_status vtf_wait_until(vtf_condition condition,
+                               void *user_data,
+                               uint32_t timeout_ms,
+                               const char *description);
+
+/**
+ * The reply's type (VTF_REPLY_NIL for NULL).
+ *
+ * # Safety
+ * `reply` must be NULL or a live reply.
+ */
+enum vtf_reply_type vtf_reply_get_type(const struct vtf_reply *reply);
+
+/**
+ * The value of an INTEGER (or BOOLEAN as 0/1) reply; 0 for other types.
+ *
+ * # Safety
+ * `reply` must be NULL or a live reply.
+ */
+int64_t vtf_reply_integer(const struct vtf_reply *reply);
+
+/**
+ * The value of a DOUBLE (or INTEGER) reply; 0.0 for other types.
+ *
+ * # Safety
+ * `reply` must be NULL or a live reply.
+ */
+double vtf_reply_double(const struct vtf_reply *reply);
+
+/**
+ * The bytes of a STRING, STATUS, ERROR, VERBATIM or BIG_NUMBER reply,
+ * NUL-terminated; `len` (may be NULL) gets their count. NULL for other types.
+ *
+ * # Safety
+ * `reply` must be NULL or a live reply; `len` NULL or writable.
+ */
+const char *vtf_reply_string(const struct vtf_reply *reply, size_t *len);
+
+/**
+ * The number of elements of an ARRAY, SET or PUSH reply; 2 x pairs of a MAP.
+ *
+ * # Safety
+ * `reply` must be NULL or a live reply.
+ */
+size_t vtf_reply_len(const struct vtf_reply *reply);
+
+/**
+ * Element `index` (maps: keys at even, values at odd indexes), borrowed from
+ * `reply`; NULL when out of range.
+ *
+ * # Safety
+ * `reply` must be NULL or a live reply.
+ */
+const struct vtf_reply *vtf_reply_element(const struct vtf_reply *reply, size_t index);
+
+/**
+ * Frees a reply and its elements; NULL is allowed.
+ *
+ * # Safety
+ * `reply` must be NULL or a reply returned by a command (not an element).
+ */
+void vtf_reply_free(struct vtf_reply *reply);
+
+/**
+ * Starts a server from `config`; returns once it answers PING.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `out` NULL or writable.
+ */
+enum vtf_status vtf_server_start(const struct vtf_config *config, struct vtf_server **out);
+
+/**
+ * The server's port (0 for NULL).
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+uint16_t vtf_server_port(const struct vtf_server *server);
+
+/**
+ * "127.0.0.1" (NULL for a NULL server).
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+const char *vtf_server_host(const struct vtf_server *server);
+
+/**
+ * The pid, or -1 when not running.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+int32_t vtf_server_pid(const struct vtf_server *server);
+
+/**
+ * The working directory (rdb, aof, nodes.conf, the log).
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+const char *vtf_server_dir(const struct vtf_server *server);
+
+/**
+ * The log file (server log, crash reports, sanitizer output).
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+const char *vtf_server_log_path(const struct vtf_server *server);
+
+/**
+ * Whether the process runs.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+bool vtf_server_is_running(const struct vtf_server *server);
+
+/**
+ * Stops the server gracefully (SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL); idempotent.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+enum vtf_status vtf_server_stop(struct vtf_server *server);
+
+/**
+ * Restarts on the same port, keeping (saving) or dropping the data.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+enum vtf_status vtf_server_restart(struct vtf_server *server, bool keep_data);
+
+/**
+ * The generated CA certificate's path; NULL when TLS is off.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+const char *vtf_server_tls_ca_cert_path(const struct vtf_server *server);
+
+/**
+ * The generated client certificate's path (for other TLS clients); NULL when TLS is off.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+const char *vtf_server_tls_client_cert_path(const struct vtf_server *server);
+
+/**
+ * The generated client key's path (mode 0600); NULL when TLS is off.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+const char *vtf_server_tls_client_key_path(const struct vtf_server *server);
+
+/**
+ * Whether the server's log holds `needle`.
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+enum vtf_status vtf_server_log_contains(const struct vtf_server *server,
+                                        const char *needle,
+                                        bool *found);
+
+/**
+ * Waits until the server's log holds `needle` (fails early if the server exits).
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+enum vtf_status vtf_server_wait_for_log(const struct vtf_server *server,
+                                        const char *needle,
+                                        uint32_t timeout_ms);
+
+/**
+ * Stops the server and removes its directory (kept with VTF_KEEP_DATA=1);
+ * NULL is allowed. Nodes of a replication group or cluster belong to their
+ * group: freeing one is refused (an error is recorded, nothing happens).
+ *
+ * # Safety
+ * `server` must be NULL or a live server, not used afterwards.
+ */
+void vtf_server_free(struct vtf_server *server);
+
+/**
+ * The last `lines` lines of the server's log; free with `vtf_string_free`.
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+enum vtf_status vtf_server_log_tail(const struct vtf_server *server, size_t lines, char **text_out);
+
+/**
+ * One field of `INFO section`, e.g. ("replication", "role"); free the value
+ * with `vtf_string_free`. A field the server does not report is
+ * VTF_ERR_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+enum vtf_status vtf_server_info_field(const struct vtf_server *server,
+                                      const char *section,
+                                      const char *field,
+                                      char **value_out);
+
+/**
+ * After a stop: VTF_ERR_SERVER_EXITED with the report when the process
+ * exited non-zero or its output holds sanitizer or valgrind reports.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+enum vtf_status vtf_server_check_clean(const struct vtf_server *server);
 
 #ifdef __cplusplus
 }  // extern "C"

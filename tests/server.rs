@@ -177,3 +177,28 @@ fn stop_is_idempotent_and_logs_are_searchable() {
     assert_eq!(err.kind(), ErrorKind::ServerExited, "{err}");
     server.check_clean().unwrap();
 }
+
+#[test]
+fn tls_servers_serve_tls_only() {
+    use vtf::TlsMode;
+    for mode in [TlsMode::On, TlsMode::Mutual] {
+        let server = start(&Config::new().tls(mode));
+        let files = server.tls_files().expect("TLS files");
+        assert!(files.ca_cert.is_file());
+        let mut c = server.connect().unwrap();
+        assert_eq!(c.cmd(["PING"]).unwrap(), Reply::Status("PONG".into()));
+        // Plaintext on the TLS port gets no PONG.
+        use std::io::{Read, Write};
+        let mut plain = std::net::TcpStream::connect((server.host(), server.port())).unwrap();
+        plain
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        plain.write_all(b"PING\r\n").unwrap();
+        let mut buf = [0u8; 16];
+        let n = plain.read(&mut buf).unwrap_or(0);
+        assert!(
+            !buf[..n].starts_with(b"+PONG"),
+            "plaintext answered on a TLS port"
+        );
+    }
+}

@@ -6,7 +6,7 @@
 //! (`Server` is `vtf_server`), so borrowed nodes of a group are plain pointers
 //! into the group.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -72,12 +72,21 @@ impl From<ErrorKind> for vtf_status {
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// Cleared on success without touching the message, so success costs no
+    /// allocation and a message already handed out stays valid until the
+    /// next failure.
+    static HAS_ERROR: Cell<bool> = const { Cell::new(false) };
 }
 
 fn set_last_error(message: &str) {
+    if message.is_empty() {
+        HAS_ERROR.with(|h| h.set(false));
+        return;
+    }
     // Interior NULs cannot travel through a C string; show them instead of truncating.
     let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     LAST_ERROR.with(|e| *e.borrow_mut() = text);
+    HAS_ERROR.with(|h| h.set(true));
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -215,7 +224,11 @@ pub(crate) fn c_string(text: &str) -> *mut c_char {
 /// "" after success.
 #[no_mangle]
 pub extern "C" fn vtf_last_error() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    if HAS_ERROR.with(Cell::get) {
+        LAST_ERROR.with(|e| e.borrow().as_ptr())
+    } else {
+        c"".as_ptr()
+    }
 }
 
 /// The name of a status as a static string ("VTF_OK", "VTF_ERR_TIMEOUT", ...).
