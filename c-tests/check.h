@@ -122,57 +122,77 @@ static inline double check_now_ms(void) {
   return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The helpers below report failures at their caller's file:line. */
+#define CHECK_AT(file, line, cond, ...)                     \
+  do {                                                      \
+    check_count++;                                          \
+    if (!(cond)) check_fail(file, line, __VA_ARGS__);       \
+  } while (0)
+
 /* Starts a server from `config` (default config when NULL) and tracks it. */
-static inline vtf_server *check_start(const vtf_config *config) {
+static inline vtf_server *check_start_at(const char *file, int line, const vtf_config *config) {
   vtf_config *own = NULL;
   if (config == NULL) {
     own = vtf_config_new();
-    CHECK(own != NULL);
+    CHECK_AT(file, line, own != NULL, "vtf_config_new() returned NULL");
     config = own;
   }
   vtf_server *server = NULL;
-  CHECK_OK(vtf_server_start(config, &server));
-  CHECK(server != NULL);
+  vtf_status status = vtf_server_start(config, &server);
+  CHECK_AT(file, line, status == VTF_OK && server != NULL, "vtf_server_start returned %s",
+           vtf_status_name(status));
   vtf_config_free(own);
   return check_track(server);
 }
+#define check_start(config) check_start_at(__FILE__, __LINE__, (config))
 
-static inline vtf_client *check_connect(const vtf_server *server) {
+static inline vtf_client *check_connect_at(const char *file, int line, const vtf_server *server) {
   vtf_client *client = NULL;
-  CHECK_OK(vtf_client_connect(server, &client));
-  CHECK(client != NULL);
+  vtf_status status = vtf_client_connect(server, &client);
+  CHECK_AT(file, line, status == VTF_OK && client != NULL, "vtf_client_connect returned %s",
+           vtf_status_name(status));
   return client;
 }
+#define check_connect(server) check_connect_at(__FILE__, __LINE__, (server))
 
 /* Runs a command line and returns its reply (never NULL). */
-static inline vtf_reply *check_cmd(vtf_client *client, const char *line) {
+static inline vtf_reply *check_cmd_at(const char *file, int line, vtf_client *client,
+                                      const char *command) {
   vtf_reply *reply = NULL;
-  vtf_status status = vtf_client_command_str(client, line, &reply);
-  CHECK_MSG(status == VTF_OK, "command \"%s\" returned %s", line, vtf_status_name(status));
-  CHECK_MSG(reply != NULL, "command \"%s\" gave a NULL reply", line);
+  vtf_status status = vtf_client_command_str(client, command, &reply);
+  CHECK_AT(file, line, status == VTF_OK, "command \"%s\" returned %s", command,
+           vtf_status_name(status));
+  CHECK_AT(file, line, reply != NULL, "command \"%s\" gave a NULL reply", command);
   return reply;
 }
+#define check_cmd(client, command) check_cmd_at(__FILE__, __LINE__, (client), (command))
 
 /* Runs a command line whose reply must be a status or string equal to `want`. */
-static inline void check_cmd_str(vtf_client *client, const char *line, const char *want) {
-  vtf_reply *reply = check_cmd(client, line);
+static inline void check_cmd_str_at(const char *file, int line, vtf_client *client,
+                                    const char *command, const char *want) {
+  vtf_reply *reply = check_cmd_at(file, line, client, command);
   size_t len = 0;
   const char *got = vtf_reply_string(reply, &len);
-  CHECK_MSG(got != NULL && len == strlen(want) && memcmp(got, want, len) == 0,
-            "\"%s\" replied %s \"%s\", expected \"%s\"", line,
-            vtf_reply_get_type(reply) == VTF_REPLY_ERROR ? "an error" : "",
-            got ? got : "(no string)", want);
+  CHECK_AT(file, line, got != NULL && len == strlen(want) && memcmp(got, want, len) == 0,
+           "\"%s\" replied (type %d) \"%s\", expected \"%s\"", command,
+           (int)vtf_reply_get_type(reply), got ? got : "(no string)", want);
   vtf_reply_free(reply);
 }
+#define check_cmd_str(client, command, want) \
+  check_cmd_str_at(__FILE__, __LINE__, (client), (command), (want))
 
 /* Runs a command line whose reply must be the integer `want`. */
-static inline void check_cmd_int(vtf_client *client, const char *line, long long want) {
-  vtf_reply *reply = check_cmd(client, line);
-  CHECK_MSG(vtf_reply_get_type(reply) == VTF_REPLY_INTEGER && vtf_reply_integer(reply) == want,
-            "\"%s\" replied type %d value %lld, expected the integer %lld", line,
-            (int)vtf_reply_get_type(reply), (long long)vtf_reply_integer(reply), want);
+static inline void check_cmd_int_at(const char *file, int line, vtf_client *client,
+                                    const char *command, long long want) {
+  vtf_reply *reply = check_cmd_at(file, line, client, command);
+  CHECK_AT(file, line,
+           vtf_reply_get_type(reply) == VTF_REPLY_INTEGER && vtf_reply_integer(reply) == want,
+           "\"%s\" replied type %d value %lld, expected the integer %lld", command,
+           (int)vtf_reply_get_type(reply), (long long)vtf_reply_integer(reply), want);
   vtf_reply_free(reply);
 }
+#define check_cmd_int(client, command, want) \
+  check_cmd_int_at(__FILE__, __LINE__, (client), (command), (want))
 
 #define CHECK_DONE(name)                                      \
   do {                                                        \

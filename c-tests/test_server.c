@@ -128,6 +128,9 @@ static void test_invalid_utf8(void) {
   CHECK_STATUS(vtf_config_add_module(config, "/tmp/\xff.so", NULL, 0), VTF_ERR_INVALID_ARGUMENT);
   const char *const bad_args[] = {"ok", "\xff"};
   CHECK_STATUS(vtf_config_add_module(config, "/tmp/m.so", bad_args, 2), VTF_ERR_INVALID_ARGUMENT);
+  /* An enum value out of range (C lets a caller pass any int). */
+  CHECK_STATUS(vtf_config_set_tls(config, (vtf_tls_mode)7), VTF_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(vtf_config_set_tls(config, (vtf_tls_mode)-1), VTF_ERR_INVALID_ARGUMENT);
   /* The rejected calls left the config as it was: it still starts a server. */
   vtf_server *server = check_start(config);
   bool found = true;
