@@ -637,6 +637,7 @@ impl Server {
     }
 
     /// Changes the config used by later restarts (e.g. a new `replicaof`).
+    #[allow(dead_code)] // used by the replication and cluster groups
     pub(crate) fn set_config(&mut self, config: Config) {
         self.config = config;
     }
