@@ -216,3 +216,11 @@ fn relative_paths_mean_the_test_directory() {
     let mm = c.cmd(["CONFIG", "GET", "maxmemory"]).unwrap();
     assert_eq!(mm.get("maxmemory").and_then(Reply::as_str), Some("3145728"));
 }
+
+#[test]
+fn arguments_vtf_owns_are_refused_before_spawning() {
+    for name in ["port", "bind", "daemonize", "--maxmemory", "", "max memory"] {
+        let err = Server::start(&Config::new().arg(name, "x")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{name}: {err}");
+    }
+}
