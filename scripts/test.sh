@@ -6,12 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# rustup installs cargo under ~/.cargo; a non-login shell may not have it on PATH.
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+  . "$HOME/.cargo/env"
+fi
 
 # One source build of Valkey per run, shared by every test that needs it.
 export VTF_CACHE_DIR="${VTF_CACHE_DIR:-$PWD/target/vtf-cache}"
 export RUST_BACKTRACE=1
 
 step() { printf '\n=== %s\n' "$*"; }
+
+step "other engines (Redis 7.0, Valkey 9.1.2)"
+scripts/fetch-engines.sh
 
 step "cargo test (all Rust tests, multi-threaded)"
 cargo test --all-targets

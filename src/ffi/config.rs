@@ -70,7 +70,10 @@ pub unsafe extern "C" fn vtf_config_free(config: *mut Config) {
 /// # Safety
 /// Pointers must be NULL or valid (a live config, a NUL-terminated string).
 #[no_mangle]
-pub unsafe extern "C" fn vtf_config_set_binary(config: *mut Config, path: *const c_char) -> vtf_status {
+pub unsafe extern "C" fn vtf_config_set_binary(
+    config: *mut Config,
+    path: *const c_char,
+) -> vtf_status {
     guard("vtf_config_set_binary", || {
         // SAFETY: caller's contract.
         let path = unsafe { str_arg(path, "path") }?;
@@ -166,7 +169,9 @@ pub unsafe extern "C" fn vtf_config_set_tls(config: *mut Config, mode: vtf_tls_m
         // SAFETY: vtf_tls_mode is repr(C), the size of a C int.
         let raw: i32 = unsafe { std::mem::transmute_copy(&mode) };
         if !(0..=2).contains(&raw) {
-            return Err(Error::invalid(format!("TLS mode {raw} is not a vtf_tls_mode")));
+            return Err(Error::invalid(format!(
+                "TLS mode {raw} is not a vtf_tls_mode"
+            )));
         }
         // SAFETY: caller's contract.
         unsafe { update(config, |c| c.tls(mode.into())) }
@@ -178,13 +183,20 @@ pub unsafe extern "C" fn vtf_config_set_tls(config: *mut Config, mode: vtf_tls_m
 /// # Safety
 /// `config` must be NULL or a live config.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_config_set_startup_timeout_ms(config: *mut Config, ms: u32) -> vtf_status {
+pub unsafe extern "C" fn vtf_config_set_startup_timeout_ms(
+    config: *mut Config,
+    ms: u32,
+) -> vtf_status {
     guard("vtf_config_set_startup_timeout_ms", || {
         if ms == 0 {
             return Err(Error::invalid("startup timeout must be more than 0 ms"));
         }
         // SAFETY: caller's contract.
-        unsafe { update(config, |c| c.startup_timeout(Duration::from_millis(ms.into()))) }
+        unsafe {
+            update(config, |c| {
+                c.startup_timeout(Duration::from_millis(ms.into()))
+            })
+        }
     })
 }
 
@@ -194,7 +206,10 @@ pub unsafe extern "C" fn vtf_config_set_startup_timeout_ms(config: *mut Config, 
 /// # Safety
 /// Pointers must be NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_config_set_version(config: *mut Config, git_ref: *const c_char) -> vtf_status {
+pub unsafe extern "C" fn vtf_config_set_version(
+    config: *mut Config,
+    git_ref: *const c_char,
+) -> vtf_status {
     guard("vtf_config_set_version", || {
         // SAFETY: caller's contract.
         let git_ref = unsafe { str_arg(git_ref, "git_ref") }?;
