@@ -33,5 +33,6 @@ pub mod tls;
 pub use client::Client;
 pub use config::{Config, TlsMode};
 pub use error::{Error, ErrorKind, Result};
+pub use replication::Replication;
 pub use reply::Reply;
 pub use server::Server;
