@@ -1,1 +1,173 @@
-//! (being written)
+//! `vtf_replication_*`: the C mirror of [`crate::replication::Replication`].
+//! Nodes are handed out as pointers into the group (boxed, so they stay put).
+
+use std::ptr;
+use std::time::Duration;
+
+use super::{check_out, guard, guard_value, handle, handle_mut, vtf_status, write_out};
+use crate::config::Config;
+use crate::replication::Replication;
+use crate::server::Server;
+
+/// Starts a primary and `replicas` replicas from `config`; returns once every
+/// replica has processed the primary's replication offset. Free with
+/// `vtf_replication_free`.
+///
+/// # Safety
+/// `config` must be NULL or a live config; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_create(
+    config: *const Config,
+    replicas: usize,
+    out: *mut *mut Replication,
+) -> vtf_status {
+    guard("vtf_replication_create", || {
+        check_out(out, "out")?;
+        // SAFETY: NULL or a live config (caller's contract).
+        let config = unsafe { handle(config, "config") }?;
+        let group = Replication::create(config, replicas)?;
+        // SAFETY: checked non-NULL above; writable per the caller's contract.
+        unsafe { write_out(out, Box::into_raw(Box::new(group))) };
+        Ok(())
+    })
+}
+
+/// Like `vtf_replication_create`, with a config of their own for the
+/// replicas (also used by `vtf_replication_add_replica`).
+///
+/// # Safety
+/// `primary` and `replica` must be NULL or live configs; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_create_with(
+    primary: *const Config,
+    replica: *const Config,
+    replicas: usize,
+    out: *mut *mut Replication,
+) -> vtf_status {
+    guard("vtf_replication_create_with", || {
+        check_out(out, "out")?;
+        // SAFETY: NULL or live configs (caller's contract).
+        let (primary, replica) =
+            unsafe { (handle(primary, "primary")?, handle(replica, "replica")?) };
+        let group = Replication::create_with(primary, replica, replicas)?;
+        // SAFETY: checked non-NULL above; writable per the caller's contract.
+        unsafe { write_out(out, Box::into_raw(Box::new(group))) };
+        Ok(())
+    })
+}
+
+/// The current primary, borrowed from the group (never free it); NULL for a
+/// NULL group.
+///
+/// # Safety
+/// `group` must be NULL or a live group.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_primary(group: *mut Replication) -> *mut Server {
+    guard_value("vtf_replication_primary", ptr::null_mut(), || {
+        // SAFETY: NULL or a live group, not freed concurrently (caller's contract).
+        let group = unsafe { handle_mut(group, "group") }?;
+        Ok(group.primary_mut() as *mut Server)
+    })
+}
+
+/// Replica `index`, borrowed from the group (never free it); NULL (and the
+/// last error set) for a NULL group or an index out of range.
+///
+/// # Safety
+/// `group` must be NULL or a live group.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_replica(
+    group: *mut Replication,
+    index: usize,
+) -> *mut Server {
+    guard_value("vtf_replication_replica", ptr::null_mut(), || {
+        // SAFETY: NULL or a live group, not freed concurrently (caller's contract).
+        let group = unsafe { handle_mut(group, "group") }?;
+        Ok(group.replica_mut(index)? as *mut Server)
+    })
+}
+
+/// The number of replicas (0 for a NULL group).
+///
+/// # Safety
+/// `group` must be NULL or a live group.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_replica_count(group: *const Replication) -> usize {
+    guard_value("vtf_replication_replica_count", 0, || {
+        // SAFETY: NULL or a live group (caller's contract).
+        Ok(unsafe { handle(group, "group") }?.replica_count())
+    })
+}
+
+/// Waits until every running replica has processed the primary's
+/// replication offset as it was at the call; VTF_ERR_TIMEOUT names the
+/// lagging replica, both offsets and its log.
+///
+/// # Safety
+/// `group` must be NULL or a live group.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_wait_sync(
+    group: *mut Replication,
+    timeout_ms: u32,
+) -> vtf_status {
+    guard("vtf_replication_wait_sync", || {
+        // SAFETY: NULL or a live group (caller's contract).
+        let group = unsafe { handle(group, "group") }?;
+        group.wait_sync(Duration::from_millis(timeout_ms.into()))
+    })
+}
+
+/// Makes replica `replica_index` the primary (the old primary takes its
+/// index as a replica) and waits until the group is in sync again.
+///
+/// # Safety
+/// `group` must be NULL or a live group, not used by another thread meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_promote(
+    group: *mut Replication,
+    replica_index: usize,
+) -> vtf_status {
+    guard("vtf_replication_promote", || {
+        // SAFETY: NULL or a live, unshared group (caller's contract).
+        let group = unsafe { handle_mut(group, "group") }?;
+        group.promote(replica_index)
+    })
+}
+
+/// Starts one more replica (from the replica config) and writes its index
+/// once it is in sync.
+///
+/// # Safety
+/// `group` must be NULL or a live group, not used by another thread
+/// meanwhile; `index_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_add_replica(
+    group: *mut Replication,
+    index_out: *mut usize,
+) -> vtf_status {
+    guard("vtf_replication_add_replica", || {
+        check_out(index_out, "index_out")?;
+        // SAFETY: NULL or a live, unshared group (caller's contract).
+        let group = unsafe { handle_mut(group, "group") }?;
+        let index = group.add_replica()?;
+        // SAFETY: checked non-NULL above; writable per the caller's contract.
+        unsafe { write_out(index_out, index) };
+        Ok(())
+    })
+}
+
+/// Stops every node and removes their directories (kept with
+/// VTF_KEEP_DATA=1); NULL is allowed. Pointers to its nodes die with it.
+///
+/// # Safety
+/// `group` must be NULL or a group from this library, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_replication_free(group: *mut Replication) {
+    guard_value("vtf_replication_free", (), || {
+        if !group.is_null() {
+            // SAFETY: created by Box::into_raw in vtf_replication_create* (caller's contract).
+            drop(unsafe { Box::from_raw(group) });
+        }
+        Ok(())
+    })
+}
