@@ -121,6 +121,22 @@ typedef struct vtf_client vtf_client;
 typedef struct vtf_config vtf_config;
 
 /**
+ * A primary and `n` replicas of it.
+ *
+ * ```no_run
+ * use vtf::{Config, Replication};
+ * # fn main() -> vtf::Result<()> {
+ * let group = Replication::create(&Config::new(), 2)?;
+ * group.primary().connect()?.cmd(["SET", "k", "v"])?;
+ * group.wait_sync(std::time::Duration::from_secs(5))?;
+ * let value = group.replica(0)?.connect()?.cmd(["GET", "k"])?;
+ * assert_eq!(value.as_str(), Some("v"));
+ * # Ok(()) }
+ * ```
+ */
+typedef struct vtf_replication vtf_replication;
+
+/**
  * A running (or stopped) server. Dropping it stops the process and removes
  * its directory (kept with `Config::keep_data` or env `VTF_KEEP_DATA=1`).
  */
@@ -308,6 +324,94 @@ enum vtf_status vtf_wait_until(vtf_condition condition,
                                void *user_data,
                                uint32_t timeout_ms,
                                const char *description);
+
+/**
+ * Starts a primary and `replicas` replicas from `config`; returns once every
+ * replica has processed the primary's replication offset. Free with
+ * `vtf_replication_free`.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `out` NULL or writable.
+ */
+enum vtf_status vtf_replication_create(const struct vtf_config *config,
+                                       size_t replicas,
+                                       struct vtf_replication **out);
+
+/**
+ * Like `vtf_replication_create`, with a config of their own for the
+ * replicas (also used by `vtf_replication_add_replica`).
+ *
+ * # Safety
+ * `primary` and `replica` must be NULL or live configs; `out` NULL or writable.
+ */
+enum vtf_status vtf_replication_create_with(const struct vtf_config *primary,
+                                            const struct vtf_config *replica,
+                                            size_t replicas,
+                                            struct vtf_replication **out);
+
+/**
+ * The current primary, borrowed from the group (never free it); NULL for a
+ * NULL group.
+ *
+ * # Safety
+ * `group` must be NULL or a live group.
+ */
+struct vtf_server *vtf_replication_primary(struct vtf_replication *group);
+
+/**
+ * Replica `index`, borrowed from the group (never free it); NULL (and the
+ * last error set) for a NULL group or an index out of range.
+ *
+ * # Safety
+ * `group` must be NULL or a live group.
+ */
+struct vtf_server *vtf_replication_replica(struct vtf_replication *group, size_t index);
+
+/**
+ * The number of replicas (0 for a NULL group).
+ *
+ * # Safety
+ * `group` must be NULL or a live group.
+ */
+size_t vtf_replication_replica_count(const struct vtf_replication *group);
+
+/**
+ * Waits until every running replica has processed the primary's
+ * replication offset as it was at the call; VTF_ERR_TIMEOUT names the
+ * lagging replica, both offsets and its log.
+ *
+ * # Safety
+ * `group` must be NULL or a live group.
+ */
+enum vtf_status vtf_replication_wait_sync(struct vtf_replication *group, uint32_t timeout_ms);
+
+/**
+ * Makes replica `replica_index` the primary (the old primary takes its
+ * index as a replica) and waits until the group is in sync again.
+ *
+ * # Safety
+ * `group` must be NULL or a live group, not used by another thread meanwhile.
+ */
+enum vtf_status vtf_replication_promote(struct vtf_replication *group, size_t replica_index);
+
+/**
+ * Starts one more replica (from the replica config) and writes its index
+ * once it is in sync.
+ *
+ * # Safety
+ * `group` must be NULL or a live group, not used by another thread
+ * meanwhile; `index_out` NULL or writable.
+ */
+enum vtf_status vtf_replication_add_replica(struct vtf_replication *group, size_t *index_out);
+
+/**
+ * Stops every node and removes their directories (kept with
+ * VTF_KEEP_DATA=1); NULL is allowed. Pointers to its nodes die with it.
+ *
+ * # Safety
+ * `group` must be NULL or a group from this library, not used afterwards.
+ */
+void vtf_replication_free(struct vtf_replication *group);
 
 /**
  * The reply's type (VTF_REPLY_NIL for NULL).
