@@ -127,6 +127,30 @@ impl Client {
         self.send(&cmd, false)
     }
 
+    /// Sends a command the server answers with nothing (such as `REPLCONF
+    /// GETACK *`), pipelined with a PING whose reply shows it was read.
+    pub(crate) fn cmd_without_reply<I, A>(&mut self, args: I) -> Result<()>
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        let cmd = build_cmd(args)?;
+        let mut packed = cmd.get_packed_command();
+        packed.extend(redis::cmd("PING").get_packed_command());
+        self.ensure_connected()?;
+        let result = match self.connection.as_mut() {
+            Some(Connection::Single(conn)) => conn.req_packed_commands(&packed, 0, 1).map(drop),
+            Some(Connection::Cluster(_)) => {
+                return Err(Error::invalid("cmd_without_reply is for single servers"))
+            }
+            None => unreachable_connection().map(drop),
+        };
+        result.map_err(|e| {
+            self.connection = None;
+            self.explain(&e, &format!("sending {}", describe_cmd(&cmd)), true)
+        })
+    }
+
     /// Sets how long a command may wait for its reply (`None`: forever).
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
         self.ensure_connected()?;
