@@ -14,6 +14,8 @@ use crate::server::{info_value, Server, HOST};
 /// How long one INFO may take while waiting, so that a hung replica cannot
 /// hold a wait past its deadline by more than this.
 const INFO_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a linked replica may lag before it is asked for an ACK.
+const NUDGE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A primary and `n` replicas of it.
 ///
@@ -256,6 +258,8 @@ impl Replication {
         command(&self.nodes[new], &["REPLICAOF", "NO", "ONE"])?;
         let config = self.nodes[new].config().clone().remove_arg("replicaof");
         self.nodes[new].set_config(config);
+        // From here on the accessors show the new roles, even if re-pointing fails.
+        self.order.swap(0, slot);
         let value = replicaof(self.nodes[new].port());
         let port = self.nodes[new].port().to_string();
         for (i, node) in self.nodes.iter_mut().enumerate() {
@@ -268,7 +272,6 @@ impl Replication {
                 command(node, &["REPLICAOF", HOST, &port])?;
             }
         }
-        self.order.swap(0, slot);
         self.wait_sync(self.sync_timeout)
             .map_err(|e| e.context(format!("after promoting replica {index}")))
     }
@@ -358,6 +361,7 @@ fn wait_replica(
     let mut view = ReplicaView::default();
     let mut primary_replid: Option<String> = None;
     let mut last_error: Option<String> = None;
+    let mut last_nudge = Instant::now();
     let caught_up = crate::process::poll_until(timeout, Duration::from_millis(20), || {
         if !replica.is_running() || !primary.is_running() {
             return true; // reported below
@@ -375,11 +379,25 @@ fn wait_replica(
                 return false;
             }
         }
-        view.master_port == Some(target.port)
+        let linked = view.master_port == Some(target.port)
             && view.link.as_deref() == Some("up")
             && view.replid.is_some()
-            && view.replid == primary_replid
-            && view.offset.is_some_and(|o| o >= target.offset)
+            && view.replid == primary_replid;
+        let behind = view.offset.is_none_or(|o| o < target.offset);
+        if linked && behind && last_nudge.elapsed() >= NUDGE_INTERVAL {
+            // After a diskless full sync the primary streams to a replica
+            // only from its first ACK in the online state; an ACK that came
+            // too early leaves it waiting for the next one, a second later.
+            // GETACK makes the replica send one now (it replies nothing).
+            last_nudge = Instant::now();
+            if let Some(c) = client.as_mut() {
+                if let Err(e) = c.cmd_without_reply(["REPLCONF", "GETACK", "*"]) {
+                    last_error = Some(e.message().to_string());
+                    client = None;
+                }
+            }
+        }
+        linked && !behind
     });
     let state = replica.state();
     if !replica.is_running() {
