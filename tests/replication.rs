@@ -387,3 +387,21 @@ fn wait_sync_timeout_names_the_replica_offsets_and_log() {
         "{message}"
     );
 }
+
+#[test]
+fn a_mutual_tls_group_replicates_over_tls() {
+    let mut group = create(&Config::new().tls(vtf::TlsMode::Mutual), 1);
+    set(group.primary(), "secret", "1");
+    group.add_replica().unwrap();
+    sync(&group);
+    for replica in group.replicas() {
+        assert_eq!(get(replica, "secret").as_deref(), Some("1"));
+        let tls_replication = cmd(replica, &["CONFIG", "GET", "tls-replication"]);
+        assert_eq!(
+            tls_replication
+                .get("tls-replication")
+                .and_then(Reply::as_str),
+            Some("yes")
+        );
+    }
+}
