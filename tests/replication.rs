@@ -405,3 +405,14 @@ fn a_mutual_tls_group_replicates_over_tls() {
         );
     }
 }
+
+#[test]
+fn a_replica_that_cannot_start_fails_the_group_with_its_log() {
+    let err =
+        Replication::create_with(&Config::new(), &Config::new().arg("no-such-option", "1"), 2)
+            .expect_err("replicas with an unknown option cannot start");
+    assert_eq!(err.kind(), ErrorKind::ServerExited, "{err}");
+    let message = err.message();
+    assert!(message.contains("starting replica "), "{message}");
+    assert!(message.contains("no-such-option"), "{message}");
+}
