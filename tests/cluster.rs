@@ -407,3 +407,26 @@ fn a_tls_cluster_forms_and_serves() {
         "over-tls"
     );
 }
+
+/// Redis 7.0 lacks Valkey's hidden `cluster-ping-interval`: the cluster must
+/// still form with options it knows. Runs where `redis-server` is installed.
+#[test]
+fn a_redis_7_cluster_forms_without_valkey_only_options() {
+    let Some(redis) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("redis-server"))
+            .find(|p| p.is_file())
+    }) else {
+        eprintln!("redis-server is not installed: nothing to check against Redis");
+        return;
+    };
+    let cluster = start(&Config::new().binary(&redis), 2, 1);
+    let node = cluster.node(0).unwrap();
+    assert!(!node.engine().is_valkey(), "{:?}", node.engine());
+    assert_eq!(field(&cluster_info(node), "cluster_state"), "ok");
+    let mut client = cluster.connect().unwrap();
+    for i in 0..20 {
+        cmd(&mut client, &["SET", &format!("r{i}"), "v"]);
+    }
+    assert_eq!(cmd(&mut client, &["GET", "r7"]).as_str(), Some("v"));
+}
