@@ -17,6 +17,9 @@ export RUST_BACKTRACE=1
 
 step() { printf '\n=== %s\n' "$*"; }
 
+step "other engines (Redis 7.0, Valkey 9.1.2)"
+scripts/fetch-engines.sh
+
 step "cargo test (all Rust tests, multi-threaded)"
 cargo test --all-targets
 
