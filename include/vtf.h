@@ -109,6 +109,11 @@ typedef enum vtf_tls_mode {
 typedef struct vtf_client vtf_client;
 
 /**
+ * A running cluster. Dropping it stops every node and removes their directories.
+ */
+typedef struct vtf_cluster vtf_cluster;
+
+/**
  * A server configuration, built with chained calls:
  *
  * ```
@@ -231,6 +236,74 @@ enum vtf_status vtf_client_set_timeout_ms(struct vtf_client *client, uint32_t ti
  * `client` must be NULL or a live client, not used afterwards.
  */
 void vtf_client_free(struct vtf_client *client);
+
+/**
+ * Starts a cluster of `shards` primaries with `replicas_per_shard` replicas
+ * each and returns once every node reports `cluster_state:ok`, all agree on
+ * slots and roles, and every replica is in sync. Free with `vtf_cluster_free`.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `out` NULL or writable.
+ */
+enum vtf_status vtf_cluster_create(const struct vtf_config *config,
+                                   size_t shards,
+                                   size_t replicas_per_shard,
+                                   struct vtf_cluster **out);
+
+/**
+ * The number of nodes (0 for NULL).
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster.
+ */
+size_t vtf_cluster_node_count(const struct vtf_cluster *cluster);
+
+/**
+ * Node `index`: primaries first (shard order), then replica j of shard s at
+ * `shards + s * replicas_per_shard + j`. Borrowed from the cluster: it may be
+ * stopped and restarted, never freed. NULL (and the last error) for a NULL
+ * cluster or an index out of range.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster.
+ */
+struct vtf_server *vtf_cluster_node(struct vtf_cluster *cluster, size_t index);
+
+/**
+ * A client that routes each command by its key's slot and follows
+ * MOVED / ASK. Free with `vtf_client_free`.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster; `out` NULL or writable.
+ */
+enum vtf_status vtf_cluster_connect(struct vtf_cluster *cluster, struct vtf_client **out);
+
+/**
+ * Waits up to `timeout_ms` until the running nodes agree again (state ok,
+ * all nodes known, same slots and roles, replicas in sync).
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster.
+ */
+enum vtf_status vtf_cluster_wait_ok(struct vtf_cluster *cluster, uint32_t timeout_ms);
+
+/**
+ * Promotes shard `shard`'s first running replica (CLUSTER FAILOVER) and
+ * waits until every node sees it as the primary. Nodes keep their indices.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster.
+ */
+enum vtf_status vtf_cluster_failover(struct vtf_cluster *cluster, size_t shard);
+
+/**
+ * Stops every node and removes their directories; NULL is allowed.
+ *
+ * # Safety
+ * `cluster` must be NULL or a cluster from `vtf_cluster_create`, not used
+ * afterwards (nor the node pointers borrowed from it).
+ */
+void vtf_cluster_free(struct vtf_cluster *cluster);
 
 /**
  * A new, empty configuration (defaults everywhere). Free with `vtf_config_free`.

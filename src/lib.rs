@@ -31,6 +31,7 @@ pub mod server;
 pub mod tls;
 
 pub use client::Client;
+pub use cluster::Cluster;
 pub use config::{Config, TlsMode};
 pub use error::{Error, ErrorKind, Result};
 pub use replication::Replication;
