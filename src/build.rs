@@ -380,6 +380,11 @@ impl Ctx {
         }
     }
 
+    /// "<step> <repo> at ref '<ref>'", the start of an error message.
+    fn context(&self, step: &str) -> String {
+        format!("{step} {} at ref '{}'", self.source.location, self.git_ref)
+    }
+
     fn mirror(&self) -> PathBuf {
         self.cache
             .join("repos")
@@ -404,7 +409,8 @@ impl Ctx {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(format!("opening the lock file {}", path.display()), e))?;
-        #[allow(clippy::incompatible_msrv)] // File::lock is stable since 1.89
+        // File::lock is stable since 1.89; main's rust-version is 1.89, this branch's 1.85.
+        #[allow(clippy::incompatible_msrv)]
         match file.try_lock() {
             Ok(()) => return Ok(file),
             Err(fs::TryLockError::WouldBlock) => {}
@@ -478,8 +484,7 @@ impl Ctx {
                     .arg("-C")
                     .arg(&mirror)
                     .args(["fetch", "--quiet", "--prune", "--tags", "origin"]),
-                "fetching the repository",
-                &self.git_ref,
+                &self.context("fetching"),
                 None,
             );
         }
@@ -493,8 +498,7 @@ impl Ctx {
                 .args(["clone", "--quiet", "--mirror", "--"])
                 .arg(&self.source.location)
                 .arg(&tmp),
-            "cloning the repository",
-            &self.git_ref,
+            &self.context("cloning"),
             None,
         );
         if let Err(e) = cloned {
@@ -611,8 +615,7 @@ impl Ctx {
                     .args(["clone", "--quiet", "--no-checkout", "--"])
                     .arg(&mirror)
                     .arg(&src),
-                "cloning the mirror",
-                &self.git_ref,
+                &self.context("cloning the mirror of"),
                 Some(&log),
             )?;
         }
@@ -621,15 +624,13 @@ impl Ctx {
                 .arg("-C")
                 .arg(&src)
                 .args(["checkout", "--quiet", "--detach", commit]),
-            "checking out",
-            &self.git_ref,
+            &self.context("checking out"),
             Some(&log),
         )?;
 
         let jobs = options.resolved_jobs();
         let mut make = Command::new("make");
-        make.arg("-C")
-            .arg(&src)
+        make.current_dir(&src)
             .arg(format!("-j{jobs}"))
             .args(options.make_vars())
             // A make above us (cargo's jobserver, a calling Makefile) must not
@@ -642,7 +643,11 @@ impl Ctx {
             options.make_vars().join(" "),
             log.display()
         ));
-        run_logged(&mut make, "building", &self.git_ref, Some(&log)).map_err(|e| {
+        let context = format!(
+            "building valkey-server from {} at ref '{}' (commit {commit})",
+            self.source.location, self.git_ref
+        );
+        run_logged(&mut make, &context, Some(&log)).map_err(|e| {
             // The usual cause of a TLS build failure: headers not installed.
             if read_tail(&log, TAIL_LINES * 4).contains("openssl/") {
                 e.context(format!(
@@ -721,9 +726,13 @@ impl Ctx {
 /// Runs a command to completion, its output going to `log` (or captured),
 /// and turns a failure into a Build error naming the command, the ref and
 /// the tail of the output.
-fn run_logged(cmd: &mut Command, what: &str, git_ref: &str, log: Option<&Path>) -> Result<()> {
+fn run_logged(cmd: &mut Command, context: &str, log: Option<&Path>) -> Result<()> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let shown = describe(cmd);
+    let place = cmd
+        .get_current_dir()
+        .map(|d| format!(" in {}", d.display()))
+        .unwrap_or_default();
     let status;
     let tail;
     match log {
@@ -747,7 +756,7 @@ fn run_logged(cmd: &mut Command, what: &str, git_ref: &str, log: Option<&Path>) 
                 return Ok(());
             }
             tail = format!(
-                "full log: {}; last lines:\n{}",
+                "full log: {}; last {TAIL_LINES} lines:\n{}",
                 log.display(),
                 read_tail(log, TAIL_LINES)
             );
@@ -768,7 +777,7 @@ fn run_logged(cmd: &mut Command, what: &str, git_ref: &str, log: Option<&Path>) 
     }
     Err(Error::new(
         ErrorKind::Build,
-        format!("{what} ref '{git_ref}' failed: `{shown}` exited with {status}; {tail}"),
+        format!("{context} failed: `{shown}`{place} exited with {status}; {tail}"),
     ))
 }
 

@@ -547,6 +547,7 @@ fn nonexistent_ref_fails_with_a_build_error_naming_it() {
         &options_for(&cache).quiet(true),
     )
     .expect_err("the ref does not exist");
+    eprintln!("nonexistent ref: {err}");
     assert_eq!(err.kind(), ErrorKind::Build, "{err}");
     assert!(err.message().contains("no-such-ref-4711"), "{err}");
     assert!(list(&cache.join("builds")).is_empty());
@@ -597,6 +598,7 @@ fn missing_repo_path_fails_clearly() {
         &options_for(&cache).quiet(true),
     )
     .expect_err("no such repository");
+    eprintln!("missing repository: {err}");
     assert_eq!(err.kind(), ErrorKind::Build, "{err}");
     assert!(
         err.message().contains("/nonexistent/valkey-checkout"),
@@ -619,12 +621,13 @@ fn failed_build_leaves_no_entry_and_quotes_the_output() {
         .make_arg("-f")
         .make_arg("no-such-makefile.mk");
     let err = build::build(Some(repo), REF, &options).expect_err("make fails");
+    eprintln!("failed build: {err}");
     assert_eq!(err.kind(), ErrorKind::Build, "{err}");
     let msg = err.message();
-    assert!(msg.contains("make -C"), "names the command: {msg}");
+    assert!(msg.contains("`make -j"), "names the command: {msg}");
     assert!(msg.contains("'8.1.1'"), "names the ref: {msg}");
     assert!(
-        msg.contains("no-such-makefile.mk"),
+        msg.contains("No such file or directory"),
         "quotes the output: {msg}"
     );
     assert!(
@@ -633,4 +636,21 @@ fn failed_build_leaves_no_entry_and_quotes_the_output() {
     );
     assert!(list(&cache.join("tmp")).is_empty(), "no leftovers in tmp/");
     assert_eq!(list(&cache.join("logs")).len(), 1, "the log is kept");
+}
+
+#[test]
+fn missing_git_names_the_tool_and_how_to_install_it() {
+    // In a child whose PATH has no git (the environment is process-wide).
+    let cache = run_dir("no-git");
+    let out = child_command("rust", source_repo(), &cache)
+        .env("PATH", run_dir("empty-path"))
+        .output()
+        .expect("child runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("needs `git`"), "{stderr}");
+    assert!(
+        stderr.contains("apt-get install git make gcc pkg-config libssl-dev"),
+        "{stderr}"
+    );
 }
