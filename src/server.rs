@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
-use crate::config::{self, Config, TlsMode};
+use crate::config::{Config, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ports::{self, PortReservation};
 use crate::process;
@@ -339,7 +339,7 @@ impl Server {
         let stderr = log
             .try_clone()
             .map_err(|e| Error::io("duplicating log file", e))?;
-        let wrapper = config::wrapper();
+        let wrapper = self.config.wrapper_command();
         let mut command = match wrapper.split_first() {
             Some((program, wrapper_args)) => {
                 let mut c = Command::new(program);
@@ -553,7 +553,7 @@ impl Server {
         if !self.state.poll() {
             return Ok(());
         }
-        let grace = if config::wrapper().is_empty() {
+        let grace = if self.config.wrapper_command().is_empty() {
             Duration::from_secs(10)
         } else {
             Duration::from_secs(60)
