@@ -106,6 +106,8 @@ impl Engine {
 pub(crate) struct ProcessState {
     child: Mutex<Option<Child>>,
     exit: Mutex<Option<ExitStatus>>,
+    /// The pid of the last process, kept after it exited for messages.
+    last_pid: Mutex<Option<u32>>,
     pub(crate) port: u16,
     pub(crate) dir: PathBuf,
     pub(crate) log_path: PathBuf,
@@ -151,9 +153,10 @@ impl ProcessState {
     pub(crate) fn describe(&self) -> String {
         let pid = match self.pid() {
             Some(pid) => format!("pid {pid}"),
-            None => match self.exit_status() {
-                Some(status) => format!("exited: {}", describe_exit(status)),
-                None => "not running".to_string(),
+            None => match (self.exit_status(), *lock(&self.last_pid)) {
+                (Some(status), Some(pid)) => format!("pid {pid} {}", describe_exit(status)),
+                (Some(status), None) => format!("exited: {}", describe_exit(status)),
+                _ => "not running".to_string(),
             },
         };
         format!(
@@ -174,6 +177,7 @@ impl ProcessState {
 
     fn set_child(&self, child: Child) {
         *lock(&self.exit) = None;
+        *lock(&self.last_pid) = Some(child.id());
         *lock(&self.child) = Some(child);
     }
 }
@@ -233,6 +237,7 @@ impl Server {
             let state = Arc::new(ProcessState {
                 child: Mutex::new(None),
                 exit: Mutex::new(None),
+                last_pid: Mutex::new(None),
                 port: reservation.port(),
                 dir: dir.to_path_buf(),
                 log_path: log_path.clone(),
@@ -429,11 +434,6 @@ impl Server {
 
     fn exited_during_start(&self, command: &str) -> StartError {
         let tail = self.state.log_tail(200);
-        let status = self
-            .state
-            .exit_status()
-            .map(describe_exit)
-            .unwrap_or_else(|| "unknown status".into());
         let excerpt = self.state.log_excerpt();
         if tail.contains("Address already in use") {
             return StartError::PortTaken(Error::new(
@@ -458,8 +458,8 @@ impl Server {
         StartError::Fatal(Error::new(
             ErrorKind::ServerExited,
             format!(
-                "server on port {} exited during startup ({status}); command: {command}; {excerpt}",
-                self.port()
+                "{} exited during startup; command: {command}; {excerpt}",
+                self.describe()
             ),
         ))
     }
