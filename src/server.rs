@@ -785,7 +785,11 @@ impl From<Error> for StartError {
 }
 
 fn is_report_line(line: &str) -> bool {
-    const MARKERS: [&str; 6] = [
+    const MARKERS: [&str; 9] = [
+        // The server's own crash report (its tail is often a code dump).
+        "crashed by signal",
+        "=== ASSERTION FAILED ===",
+        "Guru Meditation",
         "ERROR: AddressSanitizer",
         "ERROR: LeakSanitizer",
         "runtime error:",
