@@ -1,5 +1,7 @@
 //! Orphans: a test process killed with SIGKILL takes every server it started
-//! with it (PR_SET_PDEATHSIG from the spawner thread, src/process.rs).
+//! with it (PR_SET_PDEATHSIG from the spawner thread, src/process.rs): a
+//! standalone server, a replication group (primary + 2 replicas) and a 3x1
+//! cluster, 10 processes.
 //!
 //! The holder is this test binary re-run with `--exact orphan_holder --ignored`
 //! and env `VTF_ORPHAN_HOLDER=1`: it prints `PID <n>` per server process and
@@ -10,11 +12,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use vtf::{Config, Server};
+use vtf::{Cluster, Config, Replication, Server};
 
 const TRIALS: usize = 3;
 const GONE_WITHIN: Duration = Duration::from_secs(2);
-const STANDALONE_SERVERS: usize = 12;
+/// 1 standalone + 3 in the replication group + 6 in the cluster.
+const SERVER_PROCESSES: usize = 10;
 
 /// The state letter of /proc/<pid>/stat ("R", "S", "Z" ...), if the process exists.
 fn proc_state(pid: u32) -> Option<char> {
@@ -37,10 +40,15 @@ fn running(pid: u32) -> bool {
 #[test]
 #[ignore = "the holder process of killed_test_process_leaves_no_servers"]
 fn orphan_holder() {
-    let servers: Vec<Server> = (0..STANDALONE_SERVERS)
-        .map(|_| Server::start(&Config::new()).expect("start"))
-        .collect();
-    for server in &servers {
+    let config = Config::new();
+    let standalone = Server::start(&config).expect("start");
+    let group = Replication::create(&config, 2).expect("replication group");
+    let cluster = Cluster::start(&config, 3, 1).expect("cluster");
+    let servers = std::iter::once(&standalone)
+        .chain(std::iter::once(group.primary()))
+        .chain(group.replicas())
+        .chain(cluster.nodes());
+    for server in servers {
         println!("PID {}", server.pid().expect("running"));
     }
     println!("READY");
@@ -95,7 +103,7 @@ fn trial(n: usize) -> (usize, Vec<u32>, Duration) {
             }
         }
     }
-    assert_eq!(pids.len(), STANDALONE_SERVERS, "trial {n}: pids {pids:?}");
+    assert_eq!(pids.len(), SERVER_PROCESSES, "trial {n}: pids {pids:?}");
     for &pid in &pids {
         assert!(running(pid), "trial {n}: server {pid} is not running");
         assert!(

@@ -1,5 +1,5 @@
-//! Stress: 8 processes at once, each starting and stopping 25 servers, must
-//! all succeed. Ports are locked machine-wide, so separate processes (cargo
+//! Stress: 8 processes at once, each starting and stopping 25 servers (every
+//! fifth a replication group of a primary and a replica), must all succeed. Ports are locked machine-wide, so separate processes (cargo
 //! test binaries, ctest -j, GoogleTest shards) never collide.
 //!
 //! The workers are this test binary run again with `--exact stress_worker
@@ -9,13 +9,61 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vtf::{Config, Server};
+use vtf::{Config, Replication, Server};
 
 const PROCESSES: usize = 8;
 const SERVERS_PER_PROCESS: usize = 25;
 
-/// Starts a server, writes and reads a key, stops it; checks the process is gone.
+fn gone(pids: &[u32]) -> Result<(), String> {
+    match pids
+        .iter()
+        .find(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    {
+        Some(pid) => Err(format!("server process {pid} survived its drop")),
+        None => Ok(()),
+    }
+}
+
+/// A primary and a replica: a write on the primary is read on the replica.
+fn one_group(i: usize) -> Result<(), String> {
+    let group = Replication::create(&Config::new(), 1).map_err(|e| format!("create: {e}"))?;
+    let replica = group.replica(0).map_err(|e| e.to_string())?;
+    let pids: Vec<u32> = [group.primary(), replica]
+        .iter()
+        .filter_map(|s| s.pid())
+        .collect();
+    if pids.len() != 2 {
+        return Err(format!("a group of 2 has {} running processes", pids.len()));
+    }
+    let value = format!("value-{i}");
+    let mut primary = group
+        .primary()
+        .connect()
+        .map_err(|e| format!("connect: {e}"))?;
+    primary
+        .cmd(["SET", "k", &value])
+        .map_err(|e| format!("SET: {e}"))?;
+    group
+        .wait_sync(Duration::from_secs(10))
+        .map_err(|e| format!("wait_sync: {e}"))?;
+    let got = replica
+        .connect()
+        .and_then(|mut c| c.cmd(["GET", "k"]))
+        .map_err(|e| format!("GET on the replica: {e}"))?;
+    if got.as_bytes() != Some(value.as_bytes()) {
+        return Err(format!("the replica has k = {got:?}, expected {value}"));
+    }
+    drop(primary);
+    drop(group);
+    gone(&pids)
+}
+
+/// Starts a server (every fifth: a replication group), writes and reads a
+/// key, stops it; checks the processes are gone.
 fn one_server(i: usize) -> Result<(), String> {
+    if i % 5 == 4 {
+        return one_group(i);
+    }
     let server = Server::start(&Config::new()).map_err(|e| format!("start: {e}"))?;
     let pid = server.pid().ok_or("no pid after start")?;
     let mut client = server.connect().map_err(|e| format!("connect: {e}"))?;
@@ -29,13 +77,10 @@ fn one_server(i: usize) -> Result<(), String> {
     }
     drop(client);
     drop(server);
-    if Path::new(&format!("/proc/{pid}")).exists() {
-        return Err(format!("server process {pid} survived its drop"));
-    }
-    Ok(())
+    gone(&[pid])
 }
 
-/// One worker's share; prints a `STRESS-RESULT ok failures ms` line.
+/// One worker's share (20 servers, 5 groups); prints a `STRESS-RESULT ok failures ms` line.
 /// Run directly (without the env var) it is a small stress test of its own.
 #[test]
 #[ignore = "a worker process of stress_8_processes_x_25_servers"]
@@ -112,7 +157,7 @@ fn stress_8_processes_x_25_servers() {
     }
     let wall = started.elapsed();
     println!(
-        "stress: {PROCESSES} processes x {SERVERS_PER_PROCESS} servers: {ok} ok, {failures} failed, \
+        "stress: {PROCESSES} processes x {SERVERS_PER_PROCESS} servers (every fifth a replication group): {ok} ok, {failures} failed, \
          wall {:.1} s (slowest worker {:.1} s)",
         wall.as_secs_f64(),
         slowest.as_secs_f64()
