@@ -54,6 +54,7 @@ pub struct Config {
     pub(crate) tls: Option<TlsMode>,
     pub(crate) startup_timeout: Option<Duration>,
     pub(crate) keep_data: bool,
+    pub(crate) wrapper: Option<Vec<String>>,
 }
 
 impl Config {
@@ -129,6 +130,22 @@ impl Config {
         self
     }
 
+    /// Runs the server under `command` (e.g. `["valgrind", "--error-exitcode=99"]`),
+    /// overriding env `VTF_SERVER_WRAPPER`; an empty command means no wrapper.
+    pub fn wrapper<I, S>(mut self, command: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.wrapper = Some(command.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The wrapper in effect: the config's, else env `VTF_SERVER_WRAPPER`'s.
+    pub fn wrapper_command(&self) -> Vec<String> {
+        self.wrapper.clone().unwrap_or_else(wrapper)
+    }
+
     pub fn args(&self) -> &[(String, String)] {
         &self.args
     }
@@ -157,11 +174,11 @@ impl Config {
         })
     }
 
-    /// The startup timeout, grown tenfold under `VTF_SERVER_WRAPPER`
+    /// The startup timeout, grown tenfold under a wrapper
     /// (valgrind runs a server about that much slower).
     pub fn effective_startup_timeout(&self) -> Duration {
         let base = self.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
-        if wrapper().is_empty() {
+        if self.wrapper_command().is_empty() {
             base
         } else {
             base * 10

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
-use crate::config::{self, Config, TlsMode};
+use crate::config::{Config, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ports::{self, PortReservation};
 use crate::process;
@@ -106,6 +106,8 @@ impl Engine {
 pub(crate) struct ProcessState {
     child: Mutex<Option<Child>>,
     exit: Mutex<Option<ExitStatus>>,
+    /// The pid of the last process, kept after it exited for messages.
+    last_pid: Mutex<Option<u32>>,
     pub(crate) port: u16,
     pub(crate) dir: PathBuf,
     pub(crate) log_path: PathBuf,
@@ -151,9 +153,10 @@ impl ProcessState {
     pub(crate) fn describe(&self) -> String {
         let pid = match self.pid() {
             Some(pid) => format!("pid {pid}"),
-            None => match self.exit_status() {
-                Some(status) => format!("exited: {}", describe_exit(status)),
-                None => "not running".to_string(),
+            None => match (self.exit_status(), *lock(&self.last_pid)) {
+                (Some(status), Some(pid)) => format!("pid {pid} {}", describe_exit(status)),
+                (Some(status), None) => format!("exited: {}", describe_exit(status)),
+                _ => "not running".to_string(),
             },
         };
         format!(
@@ -174,6 +177,7 @@ impl ProcessState {
 
     fn set_child(&self, child: Child) {
         *lock(&self.exit) = None;
+        *lock(&self.last_pid) = Some(child.id());
         *lock(&self.child) = Some(child);
     }
 }
@@ -233,6 +237,7 @@ impl Server {
             let state = Arc::new(ProcessState {
                 child: Mutex::new(None),
                 exit: Mutex::new(None),
+                last_pid: Mutex::new(None),
                 port: reservation.port(),
                 dir: dir.to_path_buf(),
                 log_path: log_path.clone(),
@@ -339,7 +344,7 @@ impl Server {
         let stderr = log
             .try_clone()
             .map_err(|e| Error::io("duplicating log file", e))?;
-        let wrapper = config::wrapper();
+        let wrapper = self.config.wrapper_command();
         let mut command = match wrapper.split_first() {
             Some((program, wrapper_args)) => {
                 let mut c = Command::new(program);
@@ -429,11 +434,6 @@ impl Server {
 
     fn exited_during_start(&self, command: &str) -> StartError {
         let tail = self.state.log_tail(200);
-        let status = self
-            .state
-            .exit_status()
-            .map(describe_exit)
-            .unwrap_or_else(|| "unknown status".into());
         let excerpt = self.state.log_excerpt();
         if tail.contains("Address already in use") {
             return StartError::PortTaken(Error::new(
@@ -458,8 +458,8 @@ impl Server {
         StartError::Fatal(Error::new(
             ErrorKind::ServerExited,
             format!(
-                "server on port {} exited during startup ({status}); command: {command}; {excerpt}",
-                self.port()
+                "{} exited during startup; command: {command}; {excerpt}",
+                self.describe()
             ),
         ))
     }
@@ -553,7 +553,7 @@ impl Server {
         if !self.state.poll() {
             return Ok(());
         }
-        let grace = if config::wrapper().is_empty() {
+        let grace = if self.config.wrapper_command().is_empty() {
             Duration::from_secs(10)
         } else {
             Duration::from_secs(60)
@@ -785,7 +785,11 @@ impl From<Error> for StartError {
 }
 
 fn is_report_line(line: &str) -> bool {
-    const MARKERS: [&str; 6] = [
+    const MARKERS: [&str; 9] = [
+        // The server's own crash report (its tail is often a code dump).
+        "crashed by signal",
+        "=== ASSERTION FAILED ===",
+        "Guru Meditation",
         "ERROR: AddressSanitizer",
         "ERROR: LeakSanitizer",
         "runtime error:",
