@@ -1,1 +1,395 @@
-//! (being written)
+//! Clients: binary-safe commands and typed replies over the `redis` crate,
+//! plain or TLS, to one server or routed across a cluster. A broken
+//! connection is explained: if the server process died, the error says so
+//! and quotes its crash report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::cluster::{ClusterClient, ClusterConnection};
+use redis::{Cmd, ConnectionLike, RedisError};
+
+use crate::config::TlsMode;
+use crate::error::{Error, ErrorKind, Result};
+use crate::reply::Reply;
+use crate::server::{ProcessState, Server, HOST};
+use crate::tls;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+enum Target {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+enum Connection {
+    Single(redis::Connection),
+    Cluster(Box<ClusterConnection>),
+}
+
+/// A connection to a server (or a cluster). Used by one thread at a time.
+pub struct Client {
+    target: Target,
+    /// Dropped after a transport error and reopened by the next command, so
+    /// a client outlives a server restart.
+    connection: Option<Connection>,
+    /// The processes behind this client, consulted when the connection breaks.
+    watched: Vec<Arc<ProcessState>>,
+    description: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("target", &self.description)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to `server`, over TLS when the server uses it.
+    pub fn connect(server: &Server) -> Result<Client> {
+        let target = Target::Single(single_client(server.port(), server.tls_mode())?);
+        let mut client = Client {
+            target,
+            connection: None,
+            watched: vec![server.state().clone()],
+            description: server.address(),
+        };
+        client.ensure_connected()?;
+        Ok(client)
+    }
+
+    /// Connects to a cluster through its nodes; commands are routed by key
+    /// slot and MOVED / ASK redirections are followed.
+    pub fn connect_cluster<'a>(nodes: impl IntoIterator<Item = &'a Server>) -> Result<Client> {
+        let nodes: Vec<&Server> = nodes.into_iter().collect();
+        let first = nodes
+            .first()
+            .ok_or_else(|| Error::invalid("a cluster client needs at least one node"))?;
+        let mode = first.tls_mode();
+        let urls: Vec<String> = nodes.iter().map(|n| url(n.port(), mode)).collect();
+        let mut builder = ClusterClient::builder(urls)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .retries(6);
+        if mode.is_on() {
+            tls::install_crypto_provider();
+            builder = builder
+                .tls(redis::TlsMode::Secure)
+                .certs(tls::client_certificates(mode == TlsMode::Mutual)?);
+        }
+        let cluster = builder.build().map_err(|e| {
+            Error::new(
+                ErrorKind::Connection,
+                format!("building a cluster client: {e}"),
+            )
+        })?;
+        let mut client = Client {
+            target: Target::Cluster(cluster),
+            connection: None,
+            watched: nodes.iter().map(|n| n.state().clone()).collect(),
+            description: format!(
+                "cluster of {} nodes ({}, ...)",
+                nodes.len(),
+                first.address()
+            ),
+        };
+        client.ensure_connected()?;
+        Ok(client)
+    }
+
+    /// Sends one command, each argument binary-safe, and returns its reply.
+    /// An error reply from the server is `Ok(Reply::Error(..))`.
+    pub fn cmd<I, A>(&mut self, args: I) -> Result<Reply>
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        let cmd = build_cmd(args)?;
+        self.send(&cmd, true)
+    }
+
+    /// Sends a command given as one string, split on white space; double
+    /// quotes group (`SET k "a b"`), with `\"` and `\\` escapes inside them.
+    pub fn cmd_str(&mut self, line: &str) -> Result<Reply> {
+        let args = split_command(line)?;
+        self.cmd(&args)
+    }
+
+    /// Like `cmd`, without explaining a broken connection by the server's
+    /// state (for SHUTDOWN, where the connection is meant to close).
+    pub(crate) fn cmd_unwatched<I, A>(&mut self, args: I) -> Result<Reply>
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        let cmd = build_cmd(args)?;
+        self.send(&cmd, false)
+    }
+
+    /// Sets how long a command may wait for its reply (`None`: forever).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.ensure_connected()?;
+        if let Some(Connection::Single(conn)) = &mut self.connection {
+            conn.set_read_timeout(timeout)
+                .and_then(|_| conn.set_write_timeout(timeout))
+                .map_err(|e| Error::invalid(format!("setting the timeout: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn ensure_connected(&mut self) -> Result<()> {
+        if self.connection.is_some() {
+            return Ok(());
+        }
+        let connection = match &self.target {
+            Target::Single(client) => client
+                .get_connection_with_timeout(CONNECT_TIMEOUT)
+                .map(Connection::Single),
+            Target::Cluster(cluster) => cluster
+                .get_connection()
+                .map(|c| Connection::Cluster(Box::new(c))),
+        };
+        match connection {
+            Ok(c) => {
+                self.connection = Some(c);
+                Ok(())
+            }
+            Err(e) => Err(self.explain(&e, "connecting", true)),
+        }
+    }
+
+    fn send(&mut self, cmd: &Cmd, watched: bool) -> Result<Reply> {
+        self.ensure_connected()?;
+        let result = match self.connection.as_mut() {
+            Some(Connection::Single(conn)) => conn.req_command(cmd),
+            Some(Connection::Cluster(conn)) => conn.req_command(cmd),
+            None => unreachable_connection(),
+        };
+        match result {
+            Ok(value) => Ok(Reply::from_value(value)),
+            Err(e) => {
+                if let Some(reply) = server_error_reply(&e) {
+                    return Ok(reply);
+                }
+                self.connection = None;
+                let what = format!("sending {}", describe_cmd(cmd));
+                Err(self.explain(&e, &what, watched))
+            }
+        }
+    }
+
+    /// Turns a transport error into ours; when a watched server process has
+    /// died (or is dying: its log shows a crash report), says so with the report.
+    fn explain(&self, err: &RedisError, what: &str, watched: bool) -> Error {
+        if watched {
+            for state in &self.watched {
+                if state.poll() && !crash_in_log(state) {
+                    continue;
+                }
+                // A crashing server is still writing its report: give it time.
+                state.wait_exit(Duration::from_secs(10));
+                return Error::new(
+                    ErrorKind::ServerExited,
+                    format!(
+                        "{what} to {}: the connection broke ({err}) because the server process is gone: {}; {}",
+                        self.description,
+                        state.describe(),
+                        crash_report(state)
+                    ),
+                );
+            }
+        }
+        let kind = if err.kind() == redis::ErrorKind::Io || err.is_connection_dropped() {
+            ErrorKind::Connection
+        } else if format!("{err}").contains("TLS") || format!("{err:?}").contains("Tls") {
+            ErrorKind::Tls
+        } else {
+            ErrorKind::Connection
+        };
+        Error::new(kind, format!("{what} to {}: {err}", self.description))
+    }
+}
+
+fn unreachable_connection() -> redis::RedisResult<redis::Value> {
+    Err(RedisError::from((redis::ErrorKind::Io, "not connected")))
+}
+
+/// A server error (`-ERR ...`) comes back from the `redis` crate as an
+/// `Err`; it is a reply for our users.
+fn server_error_reply(err: &RedisError) -> Option<Reply> {
+    if err.is_io_error() || err.is_connection_dropped() {
+        return None;
+    }
+    let code = err.code()?;
+    Some(Reply::Error(match err.detail() {
+        Some(detail) => format!("{code} {detail}"),
+        None => code.to_string(),
+    }))
+}
+
+fn crash_in_log(state: &ProcessState) -> bool {
+    let tail = state.log_tail(400);
+    tail.contains("crashed by signal")
+        || tail.contains("BUG REPORT")
+        || tail.contains("ASSERTION FAILED")
+}
+
+/// The crash report lines from the log (from the report's start), else its tail.
+fn crash_report(state: &ProcessState) -> String {
+    let tail = state.log_tail(400);
+    let lines: Vec<&str> = tail.lines().collect();
+    let start = lines.iter().position(|l| {
+        l.contains("BUG REPORT START")
+            || l.contains("crashed by signal")
+            || l.contains("ASSERTION FAILED")
+    });
+    match start {
+        Some(i) => {
+            let report: Vec<&str> = lines[i..].iter().take(60).copied().collect();
+            format!(
+                "crash report from its log {}:\n{}",
+                state.log_path.display(),
+                report.join("\n")
+            )
+        }
+        None => state.log_excerpt(),
+    }
+}
+
+fn build_cmd<I, A>(args: I) -> Result<Cmd>
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<[u8]>,
+{
+    let mut cmd = Cmd::new();
+    let mut count = 0;
+    for arg in args {
+        cmd.arg(arg.as_ref());
+        count += 1;
+    }
+    if count == 0 {
+        return Err(Error::invalid("a command needs at least one argument"));
+    }
+    Ok(cmd)
+}
+
+fn describe_cmd(cmd: &Cmd) -> String {
+    let mut words: Vec<String> = cmd
+        .args_iter()
+        .take(4)
+        .map(|a| match a {
+            redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).chars().take(40).collect(),
+            _ => "<cursor>".to_string(),
+        })
+        .collect();
+    if cmd.args_iter().count() > 4 {
+        words.push("...".into());
+    }
+    format!("`{}`", words.join(" "))
+}
+
+fn url(port: u16, mode: TlsMode) -> String {
+    match mode {
+        TlsMode::Off => format!("redis://{HOST}:{port}"),
+        _ => format!("rediss://{HOST}:{port}"),
+    }
+}
+
+fn single_client(port: u16, mode: TlsMode) -> Result<redis::Client> {
+    let built = if mode.is_on() {
+        tls::install_crypto_provider();
+        redis::Client::build_with_tls(
+            url(port, mode),
+            tls::client_certificates(mode == TlsMode::Mutual)?,
+        )
+    } else {
+        redis::Client::open(url(port, mode))
+    };
+    built.map_err(|e| {
+        Error::new(
+            ErrorKind::Connection,
+            format!("client for {HOST}:{port}: {e}"),
+        )
+    })
+}
+
+/// Splits a command line on white space; double quotes group, and inside
+/// them `\"` and `\\` stand for `"` and `\`. `""` is an empty argument.
+pub fn split_command(line: &str) -> Result<Vec<String>> {
+    let mut args = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut arg = String::new();
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                break;
+            }
+            chars.next();
+            if c != '"' {
+                arg.push(c);
+                continue;
+            }
+            quoted = true;
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(e @ ('"' | '\\')) => arg.push(e),
+                        Some('n') => arg.push('\n'),
+                        Some(other) => {
+                            arg.push('\\');
+                            arg.push(other);
+                        }
+                        None => return Err(unterminated(line)),
+                    },
+                    Some(other) => arg.push(other),
+                    None => return Err(unterminated(line)),
+                }
+            }
+        }
+        if !arg.is_empty() || quoted {
+            args.push(arg);
+        }
+    }
+    if args.is_empty() {
+        return Err(Error::invalid(format!("command {line:?} is empty")));
+    }
+    Ok(args)
+}
+
+fn unterminated(line: &str) -> Error {
+    Error::invalid(format!("command {line:?} has an unterminated double quote"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_command;
+
+    #[test]
+    fn splits_and_groups() {
+        assert_eq!(split_command("SET k v").unwrap(), ["SET", "k", "v"]);
+        assert_eq!(
+            split_command("  SET  k \"a b\" ").unwrap(),
+            ["SET", "k", "a b"]
+        );
+        assert_eq!(split_command("SET k \"\"").unwrap(), ["SET", "k", ""]);
+        assert_eq!(
+            split_command(r#"SET k "say \"hi\"""#).unwrap(),
+            ["SET", "k", "say \"hi\""]
+        );
+        assert_eq!(
+            split_command("SET k pre\"mid dle\"post").unwrap(),
+            ["SET", "k", "premid dlepost"]
+        );
+        assert!(split_command("SET k \"open").is_err());
+        assert!(split_command("   ").is_err());
+    }
+}

@@ -1,1 +1,309 @@
-//! (being written)
+//! What a server is started with: binary, arguments, modules, config file,
+//! TLS and timeouts. A plain value (cheap to clone) so groups can derive the
+//! configs of their nodes from it.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Default wait for a server to answer PING after it was spawned.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Whether (and how) servers speak TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// Plain TCP (the default unless env `VTF_TLS=1`).
+    #[default]
+    Off,
+    /// The server listens with TLS only; clients verify the generated CA.
+    On,
+    /// Like `On`, and clients must present the generated client certificate.
+    Mutual,
+}
+
+impl TlsMode {
+    pub fn is_on(self) -> bool {
+        self != TlsMode::Off
+    }
+}
+
+/// A module to load at startup, with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// A server configuration, built with chained calls:
+///
+/// ```
+/// let config = vtf::Config::new()
+///     .arg("maxmemory", "1mb")
+///     .arg("save", "")
+///     .module("/path/to/module.so", ["arg1", "arg2"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    pub(crate) binary: Option<PathBuf>,
+    pub(crate) version: Option<String>,
+    pub(crate) args: Vec<(String, String)>,
+    pub(crate) modules: Vec<Module>,
+    pub(crate) config_file: Option<PathBuf>,
+    pub(crate) tls: Option<TlsMode>,
+    pub(crate) startup_timeout: Option<Duration>,
+    pub(crate) keep_data: bool,
+}
+
+impl Config {
+    pub fn new() -> Self {
+        Config::default()
+    }
+
+    /// The server binary to run (first in the resolution order).
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
+    }
+
+    /// A Valkey version (git ref) to build from source when no binary is
+    /// found otherwise; overrides env `VTF_VALKEY_VERSION`.
+    pub fn version(mut self, git_ref: impl Into<String>) -> Self {
+        self.version = Some(git_ref.into());
+        self
+    }
+
+    /// Passes `--name value` to the server. The value is one argv item, even
+    /// with spaces; "" passes an empty value. Repeated names are kept in order.
+    pub fn arg(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.args.push((name.into(), value.into()));
+        self
+    }
+
+    /// Replaces every earlier `name` argument with this one.
+    pub fn set_arg(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.args.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.arg(name, value)
+    }
+
+    /// Removes every `name` argument.
+    pub fn remove_arg(mut self, name: &str) -> Self {
+        self.args.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    /// Loads a module at startup (`--loadmodule path args...`).
+    pub fn module<I, S>(mut self, path: impl Into<PathBuf>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.modules.push(Module {
+            path: path.into(),
+            args: args.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// A config file passed as the server's first argument; our own
+    /// arguments and `arg`s override what it says.
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    pub fn tls(mut self, mode: TlsMode) -> Self {
+        self.tls = Some(mode);
+        self
+    }
+
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = Some(timeout);
+        self
+    }
+
+    /// Keep the server's directory when it is dropped (also env `VTF_KEEP_DATA=1`).
+    pub fn keep_data(mut self, keep: bool) -> Self {
+        self.keep_data = keep;
+        self
+    }
+
+    pub fn args(&self) -> &[(String, String)] {
+        &self.args
+    }
+
+    pub fn modules(&self) -> &[Module] {
+        &self.modules
+    }
+
+    /// The last value given for `name`, if any.
+    pub fn get_arg(&self, name: &str) -> Option<&str> {
+        self.args
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The TLS mode: the one chosen, else on when env `VTF_TLS=1`.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls.unwrap_or_else(|| {
+            if env_flag("VTF_TLS") {
+                TlsMode::On
+            } else {
+                TlsMode::Off
+            }
+        })
+    }
+
+    /// The startup timeout, grown tenfold under `VTF_SERVER_WRAPPER`
+    /// (valgrind runs a server about that much slower).
+    pub fn effective_startup_timeout(&self) -> Duration {
+        let base = self.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+        if wrapper().is_empty() {
+            base
+        } else {
+            base * 10
+        }
+    }
+
+    pub(crate) fn keep_data_requested(&self) -> bool {
+        self.keep_data || env_flag("VTF_KEEP_DATA")
+    }
+
+    /// Checks what can be checked before anything is spawned.
+    pub fn validate(&self) -> Result<()> {
+        for (name, _) in &self.args {
+            validate_arg_name(name)?;
+        }
+        for module in &self.modules {
+            if !module.path.is_file() {
+                return Err(Error::invalid(format!(
+                    "module {} does not exist or is not a file",
+                    module.path.display()
+                )));
+            }
+        }
+        if let Some(file) = &self.config_file {
+            if !file.is_file() {
+                return Err(Error::invalid(format!(
+                    "config file {} does not exist or is not a file",
+                    file.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the server binary; first match wins: the config's path, env
+    /// `VTF_SERVER_BINARY`, `valkey-server` on PATH, then a cached source
+    /// build of the config's version or env `VTF_VALKEY_VERSION`. The error
+    /// lists every place tried.
+    pub fn resolve_binary(&self) -> Result<PathBuf> {
+        let mut tried = Vec::new();
+        if let Some(path) = &self.binary {
+            return executable(path).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::BinaryNotFound,
+                    format!(
+                        "server binary {} (set in the config) does not exist or is not executable",
+                        path.display()
+                    ),
+                )
+            });
+        }
+        tried.push("the config's binary: not set".to_string());
+        match env::var_os("VTF_SERVER_BINARY").filter(|v| !v.is_empty()) {
+            Some(path) => {
+                let path = PathBuf::from(path);
+                return executable(&path).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::BinaryNotFound,
+                        format!(
+                            "server binary {} (from env VTF_SERVER_BINARY) does not exist or is not executable",
+                            path.display()
+                        ),
+                    )
+                });
+            }
+            None => tried.push("env VTF_SERVER_BINARY: not set".to_string()),
+        }
+        match find_on_path("valkey-server") {
+            Some(path) => return Ok(path),
+            None => tried.push(format!(
+                "valkey-server on PATH ({}): not found",
+                env::var("PATH").unwrap_or_default()
+            )),
+        }
+        let version = self.version.clone().or_else(|| {
+            env::var("VTF_VALKEY_VERSION")
+                .ok()
+                .filter(|v| !v.is_empty())
+        });
+        match version {
+            Some(version) => crate::build::server_for_version(&version).map_err(|e| {
+                e.context(format!(
+                    "no server binary found ({}); building Valkey {version} from source failed",
+                    tried.join("; ")
+                ))
+            }),
+            None => {
+                tried.push("a source build: env VTF_VALKEY_VERSION not set".to_string());
+                Err(Error::new(
+                    ErrorKind::BinaryNotFound,
+                    format!(
+                        "no valkey-server binary found; tried {}. Install valkey-server, set VTF_SERVER_BINARY, or set VTF_VALKEY_VERSION to build one",
+                        tried.join("; ")
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// Argument names are config option names: non-empty, no white space, and
+/// given without the leading `--`.
+pub fn validate_arg_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid("argument name is empty"));
+    }
+    if name.starts_with("--") {
+        return Err(Error::invalid(format!(
+            "argument name {name:?} must be given without the leading \"--\""
+        )));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(format!(
+            "argument name {name:?} contains white space or control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The program and arguments of env `VTF_SERVER_WRAPPER`, split on white space.
+pub fn wrapper() -> Vec<String> {
+    env::var("VTF_SERVER_WRAPPER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+pub(crate) fn env_flag(name: &str) -> bool {
+    matches!(
+        env::var(name).as_deref().map(str::trim),
+        Ok("1") | Ok("true") | Ok("yes") | Ok("on")
+    )
+}
+
+fn executable(path: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).ok()?;
+    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| path.to_path_buf())
+}
+
+pub(crate) fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH")?;
+    env::split_paths(&path).find_map(|dir| executable(&dir.join(program)))
+}

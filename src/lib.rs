@@ -30,10 +30,8 @@ pub mod reply;
 pub mod server;
 pub mod tls;
 
-
-
-
+pub use client::Client;
+pub use config::{Config, TlsMode};
 pub use error::{Error, ErrorKind, Result};
-
-
-
+pub use reply::Reply;
+pub use server::Server;

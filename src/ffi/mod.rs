@@ -17,8 +17,8 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod diagnostics;
-pub mod reply;
 pub mod replication;
+pub mod reply;
 pub mod server;
 
 /// The result of every fallible C function; `VTF_OK` is 0.
@@ -246,12 +246,11 @@ pub extern "C" fn vtf_status_name(status: vtf_status) -> *const c_char {
 /// The library's version, e.g. "0.1.0".
 #[no_mangle]
 pub extern "C" fn vtf_version() -> *const c_char {
-    const VERSION: &CStr = match CStr::from_bytes_with_nul(
-        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-    ) {
-        Ok(v) => v,
-        Err(_) => c"unknown",
-    };
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
     VERSION.as_ptr()
 }
 
