@@ -1,1 +1,219 @@
-//! (being written)
+//! `vtf_config_*`: the C mirror of [`crate::config::Config`].
+
+use std::ffi::c_char;
+use std::ptr;
+use std::time::Duration;
+
+use super::{guard, guard_value, handle_mut, null, str_arg, vtf_status};
+use crate::config::{validate_arg_name, Config, TlsMode};
+use crate::error::{Error, Result};
+
+/// How servers started from a config speak TLS.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum vtf_tls_mode {
+    /// plain TCP (the default unless env VTF_TLS=1)
+    VTF_TLS_OFF = 0,
+    /// server-side TLS; clients verify the generated CA
+    VTF_TLS_ON,
+    /// clients must also present the generated client certificate
+    VTF_TLS_MUTUAL,
+}
+
+impl From<vtf_tls_mode> for TlsMode {
+    fn from(mode: vtf_tls_mode) -> Self {
+        match mode {
+            vtf_tls_mode::VTF_TLS_OFF => TlsMode::Off,
+            vtf_tls_mode::VTF_TLS_ON => TlsMode::On,
+            vtf_tls_mode::VTF_TLS_MUTUAL => TlsMode::Mutual,
+        }
+    }
+}
+
+/// Applies a consuming builder method to the config behind `config`.
+///
+/// # Safety
+/// `config` must be NULL or a live `vtf_config`.
+unsafe fn update(config: *mut Config, apply: impl FnOnce(Config) -> Config) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    let config = unsafe { handle_mut(config, "config") }?;
+    *config = apply(std::mem::take(config));
+    Ok(())
+}
+
+/// A new, empty configuration (defaults everywhere). Free with `vtf_config_free`.
+#[no_mangle]
+pub extern "C" fn vtf_config_new() -> *mut Config {
+    guard_value("vtf_config_new", ptr::null_mut(), || {
+        Ok(Box::into_raw(Box::new(Config::new())))
+    })
+}
+
+/// Frees a configuration; NULL is allowed. Servers started from it are unaffected.
+///
+/// # Safety
+/// `config` must be NULL or a live `vtf_config`, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_free(config: *mut Config) {
+    guard_value("vtf_config_free", (), || {
+        if !config.is_null() {
+            // SAFETY: created by Box::into_raw in vtf_config_new (caller's contract).
+            drop(unsafe { Box::from_raw(config) });
+        }
+        Ok(())
+    })
+}
+
+/// The server binary to run (first in the resolution order).
+///
+/// # Safety
+/// Pointers must be NULL or valid (a live config, a NUL-terminated string).
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_binary(config: *mut Config, path: *const c_char) -> vtf_status {
+    guard("vtf_config_set_binary", || {
+        // SAFETY: caller's contract.
+        let path = unsafe { str_arg(path, "path") }?;
+        if path.is_empty() {
+            return Err(Error::invalid("path is empty"));
+        }
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.binary(path)) }
+    })
+}
+
+/// Passes `--name value` to the server; the value is one argv item ("" allowed).
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_add_arg(
+    config: *mut Config,
+    name: *const c_char,
+    value: *const c_char,
+) -> vtf_status {
+    guard("vtf_config_add_arg", || {
+        // SAFETY: caller's contract.
+        let (name, value) = unsafe { (str_arg(name, "name")?, str_arg(value, "value")?) };
+        validate_arg_name(name)?;
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.arg(name, value)) }
+    })
+}
+
+/// Loads a module at startup with `nargs` arguments (`args` may be NULL when 0).
+///
+/// # Safety
+/// Pointers must be NULL or valid; `args` must hold `nargs` string pointers.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_add_module(
+    config: *mut Config,
+    path: *const c_char,
+    args: *const *const c_char,
+    nargs: usize,
+) -> vtf_status {
+    guard("vtf_config_add_module", || {
+        // SAFETY: caller's contract.
+        let path = unsafe { str_arg(path, "path") }?;
+        if path.is_empty() {
+            return Err(Error::invalid("module path is empty"));
+        }
+        let mut owned = Vec::with_capacity(nargs);
+        if nargs > 0 {
+            if args.is_null() {
+                return Err(null("args (with nargs > 0)"));
+            }
+            for i in 0..nargs {
+                // SAFETY: `args` holds `nargs` pointers (caller's contract).
+                let arg = unsafe { *args.add(i) };
+                // SAFETY: each is NULL or a NUL-terminated string.
+                owned.push(unsafe { str_arg(arg, &format!("args[{i}]")) }?.to_string());
+            }
+        }
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.module(path, owned)) }
+    })
+}
+
+/// A config file given to the server before all other arguments.
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_config_file(
+    config: *mut Config,
+    path: *const c_char,
+) -> vtf_status {
+    guard("vtf_config_set_config_file", || {
+        // SAFETY: caller's contract.
+        let path = unsafe { str_arg(path, "path") }?;
+        if path.is_empty() {
+            return Err(Error::invalid("config file path is empty"));
+        }
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.config_file(path)) }
+    })
+}
+
+/// TLS off, on, or mutual.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_tls(config: *mut Config, mode: vtf_tls_mode) -> vtf_status {
+    guard("vtf_config_set_tls", || {
+        // A C caller can pass any int; read it as one before trusting it.
+        // SAFETY: vtf_tls_mode is repr(C), the size of a C int.
+        let raw: i32 = unsafe { std::mem::transmute_copy(&mode) };
+        if !(0..=2).contains(&raw) {
+            return Err(Error::invalid(format!("TLS mode {raw} is not a vtf_tls_mode")));
+        }
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.tls(mode.into())) }
+    })
+}
+
+/// How long a start may wait for PING (default 20 s; x10 under VTF_SERVER_WRAPPER).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_startup_timeout_ms(config: *mut Config, ms: u32) -> vtf_status {
+    guard("vtf_config_set_startup_timeout_ms", || {
+        if ms == 0 {
+            return Err(Error::invalid("startup timeout must be more than 0 ms"));
+        }
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.startup_timeout(Duration::from_millis(ms.into()))) }
+    })
+}
+
+/// The Valkey version (git ref) to build from source when no binary is found
+/// otherwise (overrides env VTF_VALKEY_VERSION).
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_version(config: *mut Config, git_ref: *const c_char) -> vtf_status {
+    guard("vtf_config_set_version", || {
+        // SAFETY: caller's contract.
+        let git_ref = unsafe { str_arg(git_ref, "git_ref") }?;
+        if git_ref.is_empty() {
+            return Err(Error::invalid("git_ref is empty"));
+        }
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.version(git_ref)) }
+    })
+}
+
+/// Keep the server directories when servers are freed (like VTF_KEEP_DATA=1).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_keep_data(config: *mut Config, keep: bool) -> vtf_status {
+    guard("vtf_config_set_keep_data", || {
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.keep_data(keep)) }
+    })
+}

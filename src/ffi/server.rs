@@ -1,1 +1,288 @@
-//! (being written)
+//! `vtf_server_*`: the C mirror of [`crate::server::Server`].
+
+use std::ffi::{c_char, CString};
+use std::ptr;
+use std::time::Duration;
+
+use super::{c_string, check_out, guard, guard_value, handle, handle_mut, str_arg, vtf_status, write_out};
+use crate::config::Config;
+use crate::error::Error;
+use crate::server::Server;
+
+fn borrowed(s: &CString) -> *const c_char {
+    s.as_ptr()
+}
+
+fn borrowed_opt(s: &Option<CString>) -> *const c_char {
+    s.as_ref().map_or(ptr::null(), |s| s.as_ptr())
+}
+
+/// Starts a server from `config`; returns once it answers PING.
+///
+/// # Safety
+/// `config` must be NULL or a live config; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_start(config: *const Config, out: *mut *mut Server) -> vtf_status {
+    guard("vtf_server_start", || {
+        check_out(out, "out")?;
+        // SAFETY: caller's contract.
+        let config = unsafe { handle(config, "config") }?;
+        let server = Server::start(config)?;
+        // SAFETY: checked above; writable per the caller's contract.
+        unsafe { write_out(out, Box::into_raw(Box::new(server))) };
+        Ok(())
+    })
+}
+
+/// The server's port (0 for NULL).
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_port(server: *const Server) -> u16 {
+    // SAFETY: caller's contract.
+    guard_value("vtf_server_port", 0, || Ok(unsafe { handle(server, "server") }?.port()))
+}
+
+/// "127.0.0.1" (NULL for a NULL server).
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_host(server: *const Server) -> *const c_char {
+    guard_value("vtf_server_host", ptr::null(), || {
+        // SAFETY: caller's contract.
+        Ok(borrowed(&unsafe { handle(server, "server") }?.c_strings().host))
+    })
+}
+
+/// The pid, or -1 when not running.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_pid(server: *const Server) -> i32 {
+    guard_value("vtf_server_pid", -1, || {
+        // SAFETY: caller's contract.
+        let server = unsafe { handle(server, "server") }?;
+        Ok(server.pid().and_then(|p| i32::try_from(p).ok()).unwrap_or(-1))
+    })
+}
+
+/// The working directory (rdb, aof, nodes.conf, the log).
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_dir(server: *const Server) -> *const c_char {
+    guard_value("vtf_server_dir", ptr::null(), || {
+        // SAFETY: caller's contract.
+        Ok(borrowed(&unsafe { handle(server, "server") }?.c_strings().dir))
+    })
+}
+
+/// The log file (server log, crash reports, sanitizer output).
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_log_path(server: *const Server) -> *const c_char {
+    guard_value("vtf_server_log_path", ptr::null(), || {
+        // SAFETY: caller's contract.
+        Ok(borrowed(&unsafe { handle(server, "server") }?.c_strings().log_path))
+    })
+}
+
+/// Whether the process runs.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_is_running(server: *const Server) -> bool {
+    // SAFETY: caller's contract.
+    guard_value("vtf_server_is_running", false, || Ok(unsafe { handle(server, "server") }?.is_running()))
+}
+
+/// Stops the server gracefully (SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL); idempotent.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_stop(server: *mut Server) -> vtf_status {
+    // SAFETY: caller's contract.
+    guard("vtf_server_stop", || unsafe { handle_mut(server, "server") }?.stop())
+}
+
+/// Restarts on the same port, keeping (saving) or dropping the data.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_restart(server: *mut Server, keep_data: bool) -> vtf_status {
+    // SAFETY: caller's contract.
+    guard("vtf_server_restart", || unsafe { handle_mut(server, "server") }?.restart(keep_data))
+}
+
+/// The generated CA certificate's path; NULL when TLS is off.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_tls_ca_cert_path(server: *const Server) -> *const c_char {
+    guard_value("vtf_server_tls_ca_cert_path", ptr::null(), || {
+        // SAFETY: caller's contract.
+        Ok(borrowed_opt(&unsafe { handle(server, "server") }?.c_strings().ca_cert))
+    })
+}
+
+/// The generated client certificate's path (for other TLS clients); NULL when TLS is off.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_tls_client_cert_path(server: *const Server) -> *const c_char {
+    guard_value("vtf_server_tls_client_cert_path", ptr::null(), || {
+        // SAFETY: caller's contract.
+        Ok(borrowed_opt(&unsafe { handle(server, "server") }?.c_strings().client_cert))
+    })
+}
+
+/// The generated client key's path (mode 0600); NULL when TLS is off.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_tls_client_key_path(server: *const Server) -> *const c_char {
+    guard_value("vtf_server_tls_client_key_path", ptr::null(), || {
+        // SAFETY: caller's contract.
+        Ok(borrowed_opt(&unsafe { handle(server, "server") }?.c_strings().client_key))
+    })
+}
+
+/// Whether the server's log holds `needle`.
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_log_contains(
+    server: *const Server,
+    needle: *const c_char,
+    found: *mut bool,
+) -> vtf_status {
+    guard("vtf_server_log_contains", || {
+        check_out(found, "found")?;
+        // SAFETY: caller's contract.
+        let (server, needle) = unsafe { (handle(server, "server")?, str_arg(needle, "needle")?) };
+        let result = server.log_contains(needle)?;
+        // SAFETY: checked above.
+        unsafe { write_out(found, result) };
+        Ok(())
+    })
+}
+
+/// Waits until the server's log holds `needle` (fails early if the server exits).
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_wait_for_log(
+    server: *const Server,
+    needle: *const c_char,
+    timeout_ms: u32,
+) -> vtf_status {
+    guard("vtf_server_wait_for_log", || {
+        // SAFETY: caller's contract.
+        let (server, needle) = unsafe { (handle(server, "server")?, str_arg(needle, "needle")?) };
+        server.wait_for_log(needle, Duration::from_millis(timeout_ms.into()))
+    })
+}
+
+/// Stops the server and removes its directory (kept with VTF_KEEP_DATA=1);
+/// NULL is allowed. Nodes of a replication group or cluster belong to their
+/// group: freeing one is refused (an error is recorded, nothing happens).
+///
+/// # Safety
+/// `server` must be NULL or a live server, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_free(server: *mut Server) {
+    guard_value("vtf_server_free", (), || {
+        if server.is_null() {
+            return Ok(());
+        }
+        // SAFETY: caller's contract.
+        if unsafe { &*server }.in_group {
+            return Err(Error::invalid(
+                "this server belongs to a replication group or cluster; free the group instead",
+            ));
+        }
+        // SAFETY: created by Box::into_raw in vtf_server_start (caller's contract).
+        drop(unsafe { Box::from_raw(server) });
+        Ok(())
+    })
+}
+
+/// The last `lines` lines of the server's log; free with `vtf_string_free`.
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_log_tail(
+    server: *const Server,
+    lines: usize,
+    text_out: *mut *mut c_char,
+) -> vtf_status {
+    guard("vtf_server_log_tail", || {
+        check_out(text_out, "text_out")?;
+        // SAFETY: caller's contract.
+        let text = unsafe { handle(server, "server") }?.log_tail(lines)?;
+        // SAFETY: checked above.
+        unsafe { write_out(text_out, c_string(&text)) };
+        Ok(())
+    })
+}
+
+/// One field of `INFO section`, e.g. ("replication", "role"); free the value
+/// with `vtf_string_free`. A field the server does not report is
+/// VTF_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_info_field(
+    server: *const Server,
+    section: *const c_char,
+    field: *const c_char,
+    value_out: *mut *mut c_char,
+) -> vtf_status {
+    guard("vtf_server_info_field", || {
+        check_out(value_out, "value_out")?;
+        // SAFETY: caller's contract.
+        let (server, section, field) = unsafe {
+            (
+                handle(server, "server")?,
+                str_arg(section, "section")?,
+                str_arg(field, "field")?,
+            )
+        };
+        let value = server.info_field(section, field)?.ok_or_else(|| {
+            Error::invalid(format!(
+                "INFO {section} of {} has no field {field:?}",
+                server.describe()
+            ))
+        })?;
+        // SAFETY: checked above.
+        unsafe { write_out(value_out, c_string(&value)) };
+        Ok(())
+    })
+}
+
+/// After a stop: VTF_ERR_SERVER_EXITED with the report when the process
+/// exited non-zero or its output holds sanitizer or valgrind reports.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_check_clean(server: *const Server) -> vtf_status {
+    // SAFETY: caller's contract.
+    guard("vtf_server_check_clean", || unsafe { handle(server, "server") }?.check_clean())
+}
