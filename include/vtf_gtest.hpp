@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -30,6 +31,17 @@ namespace testing {
 
 /// Lines of log printed per server when a test fails.
 inline constexpr size_t kLogTailLines = 40;
+
+/// How long a command sent through a fixture's client() may wait for its reply:
+/// a module command that never replies fails the test instead of hanging it.
+inline constexpr std::chrono::milliseconds kCommandTimeout{60000};
+
+namespace internal {
+inline Client with_timeout(Client client) {
+  client.set_timeout(kCommandTimeout);
+  return client;
+}
+}  // namespace internal
 
 /// Writes what is known about `server` (address, pid, directory, log path) and the
 /// last `lines` lines of its log to `os`. Never throws.
@@ -127,7 +139,7 @@ class ServerTest : public FixtureBase {
   }
   /// A connection to the server, opened on first use; reopen with reconnect().
   Client& client() {
-    if (!client_) client_.emplace(server().connect());
+    if (!client_) client_.emplace(internal::with_timeout(server().connect()));
     return *client_;
   }
   /// Drops the shared connection (e.g. after a restart) and opens a new one.
@@ -176,7 +188,7 @@ class SharedServerTest : public ::testing::Test {
   }
   /// A connection shared by the suite's tests, opened on first use.
   static Client& client() {
-    if (!shared_client()) shared_client() = std::make_unique<Client>(server().connect());
+    if (!shared_client()) shared_client() = std::make_unique<Client>(internal::with_timeout(server().connect()));
     return *shared_client();
   }
 
@@ -227,7 +239,7 @@ class ReplicationTest : public FixtureBase {
   ServerRef replica(size_t index) { return replication().replica(index); }
   /// A connection to the primary, opened on first use (reset after promote()).
   Client& primary_client() {
-    if (!primary_client_) primary_client_.emplace(primary().connect());
+    if (!primary_client_) primary_client_.emplace(internal::with_timeout(primary().connect()));
     return *primary_client_;
   }
   void reset_primary_client() { primary_client_.reset(); }
@@ -266,7 +278,7 @@ class ClusterTest : public FixtureBase {
   ServerRef node(size_t index) { return cluster().node(index); }
   /// A slot-routing connection to the cluster, opened on first use.
   Client& cluster_client() {
-    if (!cluster_client_) cluster_client_.emplace(cluster().connect());
+    if (!cluster_client_) cluster_client_.emplace(internal::with_timeout(cluster().connect()));
     return *cluster_client_;
   }
 
@@ -340,21 +352,34 @@ template <class F>
   }
 }
 
+/// " (expression)" unless the expression is the literal itself.
+inline std::string source_of(const char* expression, const std::string& literal) {
+  if (literal == expression) return std::string();
+  return std::string(" (") + expression + ")";
+}
+
+inline std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  out.append(s.data(), s.size());
+  out += "\"";
+  return out;
+}
+
 inline ::testing::AssertionResult reply_eq(const char* reply_text, const char* expected_text, const Reply& reply,
                                            std::string_view expected) {
   if (reply && (reply.type() == VTF_REPLY_STRING || reply.type() == VTF_REPLY_STATUS ||
                 reply.type() == VTF_REPLY_VERBATIM) && reply.view() == expected)
     return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << reply_text << " is " << reply.to_string() << ", expected "
-                                       << expected_text << " = \"" << expected << "\"";
+                                       << quoted(expected) << source_of(expected_text, quoted(expected));
 }
 
 inline ::testing::AssertionResult reply_int(const char* reply_text, const char* expected_text, const Reply& reply,
                                             int64_t expected) {
   if (reply && reply.type() == VTF_REPLY_INTEGER && reply.integer() == expected)
     return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << reply_text << " is " << reply.to_string() << ", expected "
-                                       << expected_text << " = (integer) " << expected;
+  return ::testing::AssertionFailure() << reply_text << " is " << reply.to_string() << ", expected (integer) "
+                                       << expected << source_of(expected_text, std::to_string(expected));
 }
 
 inline ::testing::AssertionResult reply_error(const char* reply_text, const char* expected_text,
@@ -362,8 +387,8 @@ inline ::testing::AssertionResult reply_error(const char* reply_text, const char
   if (reply && reply.is_error() && reply.view().find(substring) != std::string_view::npos)
     return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << reply_text << " is " << reply.to_string()
-                                       << ", expected an error containing " << expected_text << " = \""
-                                       << substring << "\"";
+                                       << ", expected an error containing " << quoted(substring)
+                                       << source_of(expected_text, quoted(substring));
 }
 
 inline ::testing::AssertionResult reply_nil(const char* reply_text, const Reply& reply) {

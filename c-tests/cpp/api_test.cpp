@@ -188,6 +188,17 @@ TEST_F(ApiTest, StopIsIdempotentAndClientsThenFail) {
   }
 }
 
+TEST_F(ApiTest, CommandTimeout) {
+  vtf::Client c = server().connect();
+  c.set_timeout(300ms);
+  try {
+    c.command("BLPOP", "never-pushed", 0);  // blocks forever
+    FAIL() << "BLPOP on an empty list returned";
+  } catch (const vtf::Error& e) {
+    EXPECT_NE(e.status(), VTF_OK) << e.what();
+  }
+}
+
 TEST(ServerOwnership, MoveTransfersTheProcess) {
   vtf::Server a;
   int32_t pid = a.pid();

@@ -64,22 +64,23 @@ static void exlistReserve(ExList *l, size_t want) {
     l->cap = cap;
 }
 
-/* Opens `keyname` for the command; on a key of another type replies WRONGTYPE
- * and returns NULL. *list is NULL when the key does not exist. */
-static ValkeyModuleKey *openList(ValkeyModuleCtx *ctx, ValkeyModuleString *keyname, int mode, ExList **list) {
-    ValkeyModuleKey *key = ValkeyModule_OpenKey(ctx, keyname, mode);
-    int type = ValkeyModule_KeyType(key);
-    if (type == VALKEYMODULE_KEYTYPE_EMPTY) {
-        *list = NULL;
-        return key;
-    }
-    if (type != VALKEYMODULE_KEYTYPE_MODULE || ValkeyModule_ModuleTypeGetType(key) != ExListType) {
-        ValkeyModule_CloseKey(key);
+/* Opens `keyname` for the command into *key (NULL for a missing key opened for
+ * reading only). *list is NULL when the key does not exist. On a key of another
+ * type, replies WRONGTYPE and returns VALKEYMODULE_ERR (nothing left open). */
+static int openList(ValkeyModuleCtx *ctx, ValkeyModuleString *keyname, int mode, ValkeyModuleKey **key,
+                    ExList **list) {
+    *key = ValkeyModule_OpenKey(ctx, keyname, mode);
+    *list = NULL;
+    int type = ValkeyModule_KeyType(*key);
+    if (type == VALKEYMODULE_KEYTYPE_EMPTY) return VALKEYMODULE_OK;
+    if (type != VALKEYMODULE_KEYTYPE_MODULE || ValkeyModule_ModuleTypeGetType(*key) != ExListType) {
+        ValkeyModule_CloseKey(*key);
+        *key = NULL;
         ValkeyModule_ReplyWithError(ctx, VALKEYMODULE_ERRORMSG_WRONGTYPE);
-        return NULL;
+        return VALKEYMODULE_ERR;
     }
-    *list = ValkeyModule_ModuleTypeGetValue(key);
-    return key;
+    *list = ValkeyModule_ModuleTypeGetValue(*key);
+    return VALKEYMODULE_OK;
 }
 
 /* Parses an index; negative indexes count from the end. Replies and returns
@@ -111,8 +112,8 @@ static int PushCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int argc
         }
     }
     ExList *l;
-    ValkeyModuleKey *key = openList(ctx, argv[1], VALKEYMODULE_READ | VALKEYMODULE_WRITE, &l);
-    if (!key) {
+    ValkeyModuleKey *key;
+    if (openList(ctx, argv[1], VALKEYMODULE_READ | VALKEYMODULE_WRITE, &key, &l) == VALKEYMODULE_ERR) {
         ValkeyModule_Free(parsed);
         return VALKEYMODULE_OK;
     }
@@ -143,8 +144,8 @@ static int IncrbyCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int ar
     if (ValkeyModule_StringToLongLong(argv[3], &delta) != VALKEYMODULE_OK)
         return ValkeyModule_ReplyWithError(ctx, "ERR value is not an integer");
     ExList *l;
-    ValkeyModuleKey *key = openList(ctx, argv[1], VALKEYMODULE_READ | VALKEYMODULE_WRITE, &l);
-    if (!key) return VALKEYMODULE_OK;
+    ValkeyModuleKey *key;
+    if (openList(ctx, argv[1], VALKEYMODULE_READ | VALKEYMODULE_WRITE, &key, &l) == VALKEYMODULE_ERR) return VALKEYMODULE_OK;
     if (!l) {
         ValkeyModule_CloseKey(key);
         return ValkeyModule_ReplyWithError(ctx, "ERR no such key");
@@ -170,8 +171,8 @@ static int IncrbyCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int ar
 static int GetCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int argc) {
     if (argc != 3) return ValkeyModule_WrongArity(ctx);
     ExList *l;
-    ValkeyModuleKey *key = openList(ctx, argv[1], VALKEYMODULE_READ, &l);
-    if (!key) return VALKEYMODULE_OK;
+    ValkeyModuleKey *key;
+    if (openList(ctx, argv[1], VALKEYMODULE_READ, &key, &l) == VALKEYMODULE_ERR) return VALKEYMODULE_OK;
     if (!l) {
         ValkeyModule_CloseKey(key);
         return ValkeyModule_ReplyWithNull(ctx);
@@ -186,8 +187,8 @@ static int GetCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int argc)
 static int RangeCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int argc) {
     if (argc != 2) return ValkeyModule_WrongArity(ctx);
     ExList *l;
-    ValkeyModuleKey *key = openList(ctx, argv[1], VALKEYMODULE_READ, &l);
-    if (!key) return VALKEYMODULE_OK;
+    ValkeyModuleKey *key;
+    if (openList(ctx, argv[1], VALKEYMODULE_READ, &key, &l) == VALKEYMODULE_ERR) return VALKEYMODULE_OK;
     size_t n = l ? l->len : 0;
     ValkeyModule_ReplyWithArray(ctx, (long)n);
     for (size_t i = 0; i < n; i++) ValkeyModule_ReplyWithLongLong(ctx, l->values[i]);
@@ -199,8 +200,8 @@ static int RangeCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int arg
 static int LenCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int argc) {
     if (argc != 2) return ValkeyModule_WrongArity(ctx);
     ExList *l;
-    ValkeyModuleKey *key = openList(ctx, argv[1], VALKEYMODULE_READ, &l);
-    if (!key) return VALKEYMODULE_OK;
+    ValkeyModuleKey *key;
+    if (openList(ctx, argv[1], VALKEYMODULE_READ, &key, &l) == VALKEYMODULE_ERR) return VALKEYMODULE_OK;
     ValkeyModule_ReplyWithLongLong(ctx, l ? (long long)l->len : 0);
     ValkeyModule_CloseKey(key);
     return VALKEYMODULE_OK;
@@ -210,8 +211,8 @@ static int LenCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int argc)
 static int SumCommand(ValkeyModuleCtx *ctx, ValkeyModuleString **argv, int argc) {
     if (argc != 2) return ValkeyModule_WrongArity(ctx);
     ExList *l;
-    ValkeyModuleKey *key = openList(ctx, argv[1], VALKEYMODULE_READ, &l);
-    if (!key) return VALKEYMODULE_OK;
+    ValkeyModuleKey *key;
+    if (openList(ctx, argv[1], VALKEYMODULE_READ, &key, &l) == VALKEYMODULE_ERR) return VALKEYMODULE_OK;
     long long sum = 0;
     for (size_t i = 0; l && i < l->len; i++) {
         if (__builtin_add_overflow(sum, l->values[i], &sum)) {
