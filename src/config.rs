@@ -278,6 +278,29 @@ pub fn validate_arg_name(name: &str) -> Result<()> {
             "argument name {name:?} contains white space or control characters"
         )));
     }
+    // These are how vtf finds, watches and isolates the server.
+    const OWNED: [(&str, &str); 6] = [
+        ("port", "every server gets a port reserved across processes"),
+        (
+            "tls-port",
+            "TLS servers listen on their reserved port; use Config::tls",
+        ),
+        ("bind", "servers bind 127.0.0.1 only"),
+        (
+            "dir",
+            "every server runs in its own directory (see VTF_TMPDIR)",
+        ),
+        (
+            "logfile",
+            "the log goes to the server's log file, read by vtf",
+        ),
+        ("daemonize", "vtf watches the server process itself"),
+    ];
+    if let Some((owned, why)) = OWNED.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        return Err(Error::invalid(format!(
+            "argument {owned:?} is set by vtf and cannot be overridden: {why}"
+        )));
+    }
     Ok(())
 }
 

@@ -209,7 +209,7 @@ impl Server {
     /// Starts a server and returns once it answers PING.
     pub fn start(config: &Config) -> Result<Server> {
         config.validate()?;
-        let binary = config.resolve_binary()?;
+        let binary = absolute(&config.resolve_binary()?);
         let engine = Engine::detect(&binary)?;
         let dir = create_server_dir()?;
         let result = Server::start_in(config, binary, engine, &dir);
@@ -282,8 +282,10 @@ impl Server {
     fn server_args(&self) -> Vec<OsString> {
         let port = self.port().to_string();
         let mut args: Vec<OsString> = Vec::new();
+        // The server runs in its own directory: relative paths given by the
+        // test mean the test's working directory.
         if let Some(file) = &self.config.config_file {
-            args.push(file.into());
+            args.push(absolute(file).into());
         }
         let mut opt = |name: &str, value: &str| {
             args.push(format!("--{name}").into());
@@ -313,7 +315,7 @@ impl Server {
         }
         for module in &self.config.modules {
             args.push("--loadmodule".into());
-            args.push(module.path.clone().into());
+            args.push(absolute(&module.path).into());
             args.extend(module.args.iter().map(OsString::from));
         }
         for (name, value) in &self.config.args {
@@ -637,6 +639,7 @@ impl Server {
     }
 
     /// Changes the config used by later restarts (e.g. a new `replicaof`).
+    #[allow(dead_code)] // used by the replication and cluster groups
     pub(crate) fn set_config(&mut self, config: Config) {
         self.config = config;
     }
@@ -842,12 +845,16 @@ pub(crate) fn format_log_excerpt(path: &Path, tail: &str) -> String {
     }
 }
 
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// A fresh directory under env `VTF_TMPDIR` or the system temp dir.
 fn create_server_dir() -> Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let base = std::env::var_os("VTF_TMPDIR")
         .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+        .map(|dir| absolute(Path::new(&dir)))
         .unwrap_or_else(std::env::temp_dir);
     fs::create_dir_all(&base).map_err(|e| Error::io(format!("creating {}", base.display()), e))?;
     loop {

@@ -50,19 +50,25 @@ fn committed_header_matches_the_rust_sources() {
     let fresh = generate(root);
 
     // Generation must not depend on anything but the inputs.
-    assert_eq!(fresh, generate(root), "cbindgen output is not deterministic");
+    assert_eq!(
+        fresh,
+        generate(root),
+        "cbindgen output is not deterministic"
+    );
 
     if std::env::var_os("VTF_BLESS").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().unwrap()).expect("creating include/");
-        std::fs::write(&path, &fresh)
-            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        std::fs::write(&path, &fresh).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         eprintln!("wrote {}", path.display());
         return;
     }
 
     let committed = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) => panic!("{} cannot be read ({e}); generate it with {REGENERATE}", path.display()),
+        Err(e) => panic!(
+            "{} cannot be read ({e}); generate it with {REGENERATE}",
+            path.display()
+        ),
     };
     if committed != fresh {
         panic!(

@@ -202,3 +202,25 @@ fn tls_servers_serve_tls_only() {
         );
     }
 }
+
+#[test]
+fn relative_paths_mean_the_test_directory() {
+    // A config file given relative to the test's working directory, while the
+    // server itself runs in its own directory.
+    let name = format!("target/vtf-test-{}.conf", std::process::id());
+    std::fs::write(&name, "maxmemory 3mb\n").unwrap();
+    let server = Server::start(&Config::new().config_file(&name));
+    std::fs::remove_file(&name).unwrap();
+    let server = server.unwrap();
+    let mut c = server.connect().unwrap();
+    let mm = c.cmd(["CONFIG", "GET", "maxmemory"]).unwrap();
+    assert_eq!(mm.get("maxmemory").and_then(Reply::as_str), Some("3145728"));
+}
+
+#[test]
+fn arguments_vtf_owns_are_refused_before_spawning() {
+    for name in ["port", "bind", "daemonize", "--maxmemory", "", "max memory"] {
+        let err = Server::start(&Config::new().arg(name, "x")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{name}: {err}");
+    }
+}

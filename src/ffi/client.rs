@@ -4,7 +4,9 @@ use std::ffi::{c_char, CStr};
 use std::time::Duration;
 
 use super::reply::vtf_reply;
-use super::{check_out, guard, guard_value, handle, handle_mut, null, str_arg, vtf_status, write_out};
+use super::{
+    check_out, guard, guard_value, handle, handle_mut, null, str_arg, vtf_status, write_out,
+};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::server::Server;
@@ -14,7 +16,10 @@ use crate::server::Server;
 /// # Safety
 /// `server` must be NULL or a live server; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_client_connect(server: *const Server, out: *mut *mut Client) -> vtf_status {
+pub unsafe extern "C" fn vtf_client_connect(
+    server: *const Server,
+    out: *mut *mut Client,
+) -> vtf_status {
     guard("vtf_client_connect", || {
         check_out(out, "out")?;
         // SAFETY: caller's contract.
@@ -45,7 +50,9 @@ pub unsafe extern "C" fn vtf_client_command(
         // SAFETY: caller's contract.
         let client = unsafe { handle_mut(client, "client") }?;
         if argc == 0 {
-            return Err(Error::invalid("argc is 0: a command needs at least one argument"));
+            return Err(Error::invalid(
+                "argc is 0: a command needs at least one argument",
+            ));
         }
         if argv.is_null() {
             return Err(null("argv"));
@@ -98,7 +105,8 @@ pub unsafe extern "C" fn vtf_client_command_str(
     guard("vtf_client_command_str", || {
         check_out(out, "out")?;
         // SAFETY: caller's contract.
-        let (client, command) = unsafe { (handle_mut(client, "client")?, str_arg(command, "command")?) };
+        let (client, command) =
+            unsafe { (handle_mut(client, "client")?, str_arg(command, "command")?) };
         let reply = client.cmd_str(command)?;
         // SAFETY: checked above.
         unsafe { write_out(out, Box::into_raw(Box::new(vtf_reply::from(reply)))) };
@@ -111,7 +119,10 @@ pub unsafe extern "C" fn vtf_client_command_str(
 /// # Safety
 /// `client` must be NULL or a live client.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_client_set_timeout_ms(client: *mut Client, timeout_ms: u32) -> vtf_status {
+pub unsafe extern "C" fn vtf_client_set_timeout_ms(
+    client: *mut Client,
+    timeout_ms: u32,
+) -> vtf_status {
     guard("vtf_client_set_timeout_ms", || {
         // SAFETY: caller's contract.
         let client = unsafe { handle_mut(client, "client") }?;

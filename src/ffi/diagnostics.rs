@@ -25,10 +25,15 @@ pub unsafe extern "C" fn vtf_wait_until(
     guard("vtf_wait_until", || {
         let condition = condition.ok_or_else(|| null("condition"))?;
         // SAFETY: caller's contract.
-        let description = unsafe { opt_str_arg(description, "description") }?.unwrap_or("the condition holds");
-        wait_until(description, Duration::from_millis(timeout_ms.into()), || {
-            // SAFETY: the caller vouches for condition and user_data.
-            unsafe { condition(user_data) }
-        })
+        let description =
+            unsafe { opt_str_arg(description, "description") }?.unwrap_or("the condition holds");
+        wait_until(
+            description,
+            Duration::from_millis(timeout_ms.into()),
+            || {
+                // SAFETY: the caller vouches for condition and user_data.
+                unsafe { condition(user_data) }
+            },
+        )
     })
 }

@@ -121,7 +121,9 @@ pub unsafe extern "C" fn vtf_reply_get_type(reply: *const vtf_reply) -> vtf_repl
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_integer(reply: *const vtf_reply) -> i64 {
     // SAFETY: caller's contract.
-    guard_value("vtf_reply_integer", 0, || Ok(unsafe { handle(reply, "reply") }?.integer))
+    guard_value("vtf_reply_integer", 0, || {
+        Ok(unsafe { handle(reply, "reply") }?.integer)
+    })
 }
 
 /// The value of a DOUBLE (or INTEGER) reply; 0.0 for other types.
@@ -131,7 +133,9 @@ pub unsafe extern "C" fn vtf_reply_integer(reply: *const vtf_reply) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_double(reply: *const vtf_reply) -> f64 {
     // SAFETY: caller's contract.
-    guard_value("vtf_reply_double", 0.0, || Ok(unsafe { handle(reply, "reply") }?.double))
+    guard_value("vtf_reply_double", 0.0, || {
+        Ok(unsafe { handle(reply, "reply") }?.double)
+    })
 }
 
 /// The bytes of a STRING, STATUS, ERROR, VERBATIM or BIG_NUMBER reply,
@@ -140,7 +144,10 @@ pub unsafe extern "C" fn vtf_reply_double(reply: *const vtf_reply) -> f64 {
 /// # Safety
 /// `reply` must be NULL or a live reply; `len` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_reply_string(reply: *const vtf_reply, len: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn vtf_reply_string(
+    reply: *const vtf_reply,
+    len: *mut usize,
+) -> *const c_char {
     guard_value("vtf_reply_string", ptr::null(), || {
         // SAFETY: caller's contract.
         let reply = unsafe { handle(reply, "reply") }?;
@@ -162,7 +169,9 @@ pub unsafe extern "C" fn vtf_reply_string(reply: *const vtf_reply, len: *mut usi
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_len(reply: *const vtf_reply) -> usize {
     // SAFETY: caller's contract.
-    guard_value("vtf_reply_len", 0, || Ok(unsafe { handle(reply, "reply") }?.elements.len()))
+    guard_value("vtf_reply_len", 0, || {
+        Ok(unsafe { handle(reply, "reply") }?.elements.len())
+    })
 }
 
 /// Element `index` (maps: keys at even, values at odd indexes), borrowed from
@@ -171,16 +180,23 @@ pub unsafe extern "C" fn vtf_reply_len(reply: *const vtf_reply) -> usize {
 /// # Safety
 /// `reply` must be NULL or a live reply.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_reply_element(reply: *const vtf_reply, index: usize) -> *const vtf_reply {
+pub unsafe extern "C" fn vtf_reply_element(
+    reply: *const vtf_reply,
+    index: usize,
+) -> *const vtf_reply {
     guard_value("vtf_reply_element", ptr::null(), || {
         // SAFETY: caller's contract.
         let reply = unsafe { handle(reply, "reply") }?;
-        reply.elements.get(index).map(|e| e as *const vtf_reply).ok_or_else(|| {
-            crate::error::Error::invalid(format!(
-                "index {index} is out of range (the reply has {} elements)",
-                reply.elements.len()
-            ))
-        })
+        reply
+            .elements
+            .get(index)
+            .map(|e| e as *const vtf_reply)
+            .ok_or_else(|| {
+                crate::error::Error::invalid(format!(
+                    "index {index} is out of range (the reply has {} elements)",
+                    reply.elements.len()
+                ))
+            })
     })
 }
 

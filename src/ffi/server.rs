@@ -4,7 +4,9 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 use std::time::Duration;
 
-use super::{c_string, check_out, guard, guard_value, handle, handle_mut, str_arg, vtf_status, write_out};
+use super::{
+    c_string, check_out, guard, guard_value, handle, handle_mut, str_arg, vtf_status, write_out,
+};
 use crate::config::Config;
 use crate::error::Error;
 use crate::server::Server;
@@ -22,7 +24,10 @@ fn borrowed_opt(s: &Option<CString>) -> *const c_char {
 /// # Safety
 /// `config` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_start(config: *const Config, out: *mut *mut Server) -> vtf_status {
+pub unsafe extern "C" fn vtf_server_start(
+    config: *const Config,
+    out: *mut *mut Server,
+) -> vtf_status {
     guard("vtf_server_start", || {
         check_out(out, "out")?;
         // SAFETY: caller's contract.
@@ -41,7 +46,9 @@ pub unsafe extern "C" fn vtf_server_start(config: *const Config, out: *mut *mut 
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_port(server: *const Server) -> u16 {
     // SAFETY: caller's contract.
-    guard_value("vtf_server_port", 0, || Ok(unsafe { handle(server, "server") }?.port()))
+    guard_value("vtf_server_port", 0, || {
+        Ok(unsafe { handle(server, "server") }?.port())
+    })
 }
 
 /// "127.0.0.1" (NULL for a NULL server).
@@ -52,7 +59,9 @@ pub unsafe extern "C" fn vtf_server_port(server: *const Server) -> u16 {
 pub unsafe extern "C" fn vtf_server_host(server: *const Server) -> *const c_char {
     guard_value("vtf_server_host", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed(&unsafe { handle(server, "server") }?.c_strings().host))
+        Ok(borrowed(
+            &unsafe { handle(server, "server") }?.c_strings().host,
+        ))
     })
 }
 
@@ -65,7 +74,10 @@ pub unsafe extern "C" fn vtf_server_pid(server: *const Server) -> i32 {
     guard_value("vtf_server_pid", -1, || {
         // SAFETY: caller's contract.
         let server = unsafe { handle(server, "server") }?;
-        Ok(server.pid().and_then(|p| i32::try_from(p).ok()).unwrap_or(-1))
+        Ok(server
+            .pid()
+            .and_then(|p| i32::try_from(p).ok())
+            .unwrap_or(-1))
     })
 }
 
@@ -77,7 +89,9 @@ pub unsafe extern "C" fn vtf_server_pid(server: *const Server) -> i32 {
 pub unsafe extern "C" fn vtf_server_dir(server: *const Server) -> *const c_char {
     guard_value("vtf_server_dir", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed(&unsafe { handle(server, "server") }?.c_strings().dir))
+        Ok(borrowed(
+            &unsafe { handle(server, "server") }?.c_strings().dir,
+        ))
     })
 }
 
@@ -89,7 +103,9 @@ pub unsafe extern "C" fn vtf_server_dir(server: *const Server) -> *const c_char 
 pub unsafe extern "C" fn vtf_server_log_path(server: *const Server) -> *const c_char {
     guard_value("vtf_server_log_path", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed(&unsafe { handle(server, "server") }?.c_strings().log_path))
+        Ok(borrowed(
+            &unsafe { handle(server, "server") }?.c_strings().log_path,
+        ))
     })
 }
 
@@ -100,7 +116,9 @@ pub unsafe extern "C" fn vtf_server_log_path(server: *const Server) -> *const c_
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_is_running(server: *const Server) -> bool {
     // SAFETY: caller's contract.
-    guard_value("vtf_server_is_running", false, || Ok(unsafe { handle(server, "server") }?.is_running()))
+    guard_value("vtf_server_is_running", false, || {
+        Ok(unsafe { handle(server, "server") }?.is_running())
+    })
 }
 
 /// Stops the server gracefully (SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL); idempotent.
@@ -110,7 +128,9 @@ pub unsafe extern "C" fn vtf_server_is_running(server: *const Server) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_stop(server: *mut Server) -> vtf_status {
     // SAFETY: caller's contract.
-    guard("vtf_server_stop", || unsafe { handle_mut(server, "server") }?.stop())
+    guard("vtf_server_stop", || {
+        unsafe { handle_mut(server, "server") }?.stop()
+    })
 }
 
 /// Restarts on the same port, keeping (saving) or dropping the data.
@@ -120,7 +140,9 @@ pub unsafe extern "C" fn vtf_server_stop(server: *mut Server) -> vtf_status {
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_restart(server: *mut Server, keep_data: bool) -> vtf_status {
     // SAFETY: caller's contract.
-    guard("vtf_server_restart", || unsafe { handle_mut(server, "server") }?.restart(keep_data))
+    guard("vtf_server_restart", || {
+        unsafe { handle_mut(server, "server") }?.restart(keep_data)
+    })
 }
 
 /// The generated CA certificate's path; NULL when TLS is off.
@@ -131,7 +153,9 @@ pub unsafe extern "C" fn vtf_server_restart(server: *mut Server, keep_data: bool
 pub unsafe extern "C" fn vtf_server_tls_ca_cert_path(server: *const Server) -> *const c_char {
     guard_value("vtf_server_tls_ca_cert_path", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed_opt(&unsafe { handle(server, "server") }?.c_strings().ca_cert))
+        Ok(borrowed_opt(
+            &unsafe { handle(server, "server") }?.c_strings().ca_cert,
+        ))
     })
 }
 
@@ -143,7 +167,9 @@ pub unsafe extern "C" fn vtf_server_tls_ca_cert_path(server: *const Server) -> *
 pub unsafe extern "C" fn vtf_server_tls_client_cert_path(server: *const Server) -> *const c_char {
     guard_value("vtf_server_tls_client_cert_path", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed_opt(&unsafe { handle(server, "server") }?.c_strings().client_cert))
+        Ok(borrowed_opt(
+            &unsafe { handle(server, "server") }?.c_strings().client_cert,
+        ))
     })
 }
 
@@ -155,7 +181,9 @@ pub unsafe extern "C" fn vtf_server_tls_client_cert_path(server: *const Server) 
 pub unsafe extern "C" fn vtf_server_tls_client_key_path(server: *const Server) -> *const c_char {
     guard_value("vtf_server_tls_client_key_path", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed_opt(&unsafe { handle(server, "server") }?.c_strings().client_key))
+        Ok(borrowed_opt(
+            &unsafe { handle(server, "server") }?.c_strings().client_key,
+        ))
     })
 }
 
@@ -284,5 +312,7 @@ pub unsafe extern "C" fn vtf_server_info_field(
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_check_clean(server: *const Server) -> vtf_status {
     // SAFETY: caller's contract.
-    guard("vtf_server_check_clean", || unsafe { handle(server, "server") }?.check_clean())
+    guard("vtf_server_check_clean", || {
+        unsafe { handle(server, "server") }?.check_clean()
+    })
 }

@@ -1,0 +1,89 @@
+/* Restarts (with and without the data) and a server that crashes under a client. */
+#include "check.h"
+
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static void test_restart(void) {
+  vtf_server *server = check_start(NULL);
+  uint16_t port = vtf_server_port(server);
+  int32_t pid = vtf_server_pid(server);
+  vtf_client *client = check_connect(server);
+  check_cmd_str(client, "SET survivor \"kept across restarts\"", "OK");
+  vtf_client_free(client);
+
+  CHECK_OK(vtf_server_restart(server, true));
+  CHECK(vtf_server_is_running(server));
+  CHECK_INT_EQ(vtf_server_port(server), port);
+  CHECK(vtf_server_pid(server) > 0);
+  CHECK(vtf_server_pid(server) != pid);
+  CHECK_MSG(kill(pid, 0) == -1 && errno == ESRCH, "the old process %d is still there", (int)pid);
+  client = check_connect(server);
+  check_cmd_str(client, "GET survivor", "kept across restarts");
+  vtf_client_free(client);
+
+  /* Stopped, then restarted: also fine, same port. */
+  CHECK_OK(vtf_server_stop(server));
+  CHECK_OK(vtf_server_restart(server, true));
+  CHECK_INT_EQ(vtf_server_port(server), port);
+  client = check_connect(server);
+  check_cmd_str(client, "GET survivor", "kept across restarts");
+  vtf_client_free(client);
+
+  CHECK_OK(vtf_server_restart(server, false));
+  CHECK_INT_EQ(vtf_server_port(server), port);
+  client = check_connect(server);
+  vtf_reply *reply = check_cmd(client, "GET survivor");
+  CHECK_MSG(vtf_reply_get_type(reply) == VTF_REPLY_NIL,
+            "restart(keep_data=false) kept the key (reply type %d)", (int)vtf_reply_get_type(reply));
+  vtf_reply_free(reply);
+  check_cmd_int(client, "DBSIZE", 0);
+  vtf_client_free(client);
+  check_free_server(server);
+}
+
+static void test_crash(void) {
+  vtf_config *config = vtf_config_new();
+  CHECK_OK(vtf_config_add_arg(config, "enable-debug-command", "yes"));
+  vtf_server *server = check_start(config);
+  int32_t pid = vtf_server_pid(server);
+  vtf_client *client = check_connect(server);
+  check_cmd_str(client, "PING", "PONG");
+
+  /* The DEBUG call itself or the next command reports the exit. */
+  vtf_reply *reply = NULL;
+  vtf_status status = vtf_client_command_str(client, "DEBUG SEGFAULT", &reply);
+  if (status == VTF_OK) {
+    vtf_reply_free(reply);
+    reply = NULL;
+    status = vtf_client_command_str(client, "PING", &reply);
+  }
+  char message[16384];
+  snprintf(message, sizeof message, "%s", vtf_last_error());
+  CHECK_STATUS(status, VTF_ERR_SERVER_EXITED);
+  CHECK(reply == NULL);
+  CHECK_MSG(strstr(message, "crashed by signal") != NULL || strstr(message, "BUG REPORT") != NULL,
+            "no crash report in the error: %s", message);
+  /* The process is gone (and reaped) and the handle knows it. */
+  CHECK(!vtf_server_is_running(server));
+  CHECK_INT_EQ(vtf_server_pid(server), -1);
+  CHECK_MSG(kill(pid, 0) == -1 && errno == ESRCH, "crashed process %d still exists", (int)pid);
+  /* Further commands keep saying so, they do not hang. */
+  CHECK_STATUS(vtf_client_command_str(client, "PING", &reply), VTF_ERR_SERVER_EXITED);
+  vtf_client_free(client);
+
+  /* A crashed server can be started again. */
+  CHECK_OK(vtf_server_restart(server, false));
+  client = check_connect(server);
+  check_cmd_str(client, "PING", "PONG");
+  vtf_client_free(client);
+  check_free_server(server);
+  vtf_config_free(config);
+}
+
+int main(void) {
+  test_restart();
+  test_crash();
+  CHECK_DONE("test_restart_crash");
+}

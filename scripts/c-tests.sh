@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds and installs the library with CMake into a prefix, then builds and
+# runs, against that prefix only (as users do):
+#   - c-tests/           the C tests (and c-tests/cpp when present), ctest -j2
+#   - c-tests/consumer/  find_package (static, shared, C++) and pkg-config
+#   - a bare `cc ... $(pkg-config --cflags --libs vtf)` build of a program
+# Exits non-zero on the first failure.
+#
+#   scripts/c-tests.sh            build dirs under target/ (VTF_C_WORK to move them)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${VTF_C_WORK:-$root/target}
+prefix="$work/c-prefix"
+jobs=${VTF_C_JOBS:-2}
+step() { printf '\n== c-tests.sh: %s\n' "$*" >&2; }
+
+step "building libvtf with CMake (cargo release build in target/cmake)"
+cmake -S "$root" -B "$work/c-build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$work/c-build" -j "$jobs"
+
+step "installing into $prefix"
+rm -rf "$prefix"
+cmake --install "$work/c-build" --prefix "$prefix" >/dev/null
+for f in include/vtf.h lib/libvtf.a lib/libvtf.so lib/pkgconfig/vtf.pc \
+         lib/cmake/ValkeyTestFramework/ValkeyTestFrameworkConfig.cmake \
+         lib/cmake/ValkeyTestFramework/ValkeyTestFrameworkConfigVersion.cmake; do
+  [ -e "$prefix/$f" ] || { echo "c-tests.sh: $prefix/$f was not installed" >&2; exit 1; }
+done
+
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+
+step "consumer project: find_package and pkg-config"
+cmake -S "$root/c-tests/consumer" -B "$work/consumer-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/consumer-build" -j "$jobs"
+ctest --test-dir "$work/consumer-build" --output-on-failure -j "$jobs"
+
+step "bare compiler: cc main.c \$(pkg-config --cflags --libs vtf)"
+version=$(pkg-config --modversion vtf)
+# shellcheck disable=SC2046 # word splitting of the flags is intended
+cc -std=c11 -Wall -Wextra -Werror -DVTF_EXPECTED_VERSION="\"$version\"" \
+   -o "$work/consumer-build/pkgconfig-bare" "$root/c-tests/consumer/main.c" \
+   $(pkg-config --cflags --libs vtf)
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir vtf)" "$work/consumer-build/pkgconfig-bare"
+
+step "C tests against the installed package"
+cmake -S "$root/c-tests" -B "$work/c-tests-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/c-tests-build" -j "$jobs"
+ctest --test-dir "$work/c-tests-build" --output-on-failure -j "$jobs"
+
+step "all C/CMake checks passed"
