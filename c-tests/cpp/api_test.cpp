@@ -211,6 +211,19 @@ TEST(ServerOwnership, MoveTransfersTheProcess) {
   EXPECT_EQ(b.get(), nullptr);
 }
 
+// Every TLS mode, including mutual TLS (the fixture's client presents the
+// generated client certificate).
+class AllTlsModesTest : public vtf::testing::TlsServerTest {};
+
+TEST_P(AllTlsModesTest, ClientsConnectInEveryMode) {
+  EXPECT_EQ(!server().tls_ca_cert_path().empty(), tls());
+  EXPECT_EQ(!server().tls_client_cert_path().empty(), tls());
+  EXPECT_REPLY_EQ(client().command("SET", "mode", vtf::testing::tls_mode_name(GetParam())), "OK");
+  EXPECT_REPLY_EQ(server().connect().command("GET", "mode"), vtf::testing::tls_mode_name(GetParam()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Tls, AllTlsModesTest, vtf::testing::AllTlsModes(), vtf::testing::TlsModeName());
+
 class SharedApiTest : public vtf::testing::SharedServerTest<SharedApiTest> {
  public:
   static vtf::Config config() { return vtf::Config().arg("maxmemory", "12mb"); }
