@@ -430,9 +430,10 @@ class Reply {
   static void quote(std::ostream& os, std::string_view s) {
     os << '"';
     static const char* hex = "0123456789abcdef";
-    for (unsigned char c : s) {
-      if (c == '"' || c == '\\') {
-        os << '\\' << c;
+    for (char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (ch == '"' || ch == '\\') {
+        os << '\\' << ch;
       } else if (c == '\n') {
         os << "\\n";
       } else if (c == '\r') {
@@ -440,7 +441,7 @@ class Reply {
       } else if (c < 0x20 || c >= 0x7f) {
         os << "\\x" << hex[c >> 4] << hex[c & 0xf];
       } else {
-        os << c;
+        os << ch;
       }
     }
     os << '"';

@@ -147,6 +147,7 @@ TEST_F(ApiTest, CommandsAreBinarySafe) {
   vtf::Reply got = client().command("GET", key);
   EXPECT_EQ(got.str(), value);
   EXPECT_EQ(got.view().size(), 6u);
+  EXPECT_EQ(got.to_string(), "\"a\\x00b\\r\\n\\xff\"");  // how failures show bytes
   EXPECT_REPLY_NIL(client().command("GET", std::string("bin")));  // not truncated at the NUL
 }
 
