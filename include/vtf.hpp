@@ -1,0 +1,932 @@
+// vtf.hpp - header-only C++17 layer over the C ABI of ValkeyTestFramework (vtf.h).
+//
+// Ownership: Config is a copyable value; Server, Client, Replication and Cluster
+// own their C handle and are move-only; ServerRef is a non-owning view (the
+// nodes of a replication group or cluster, which are never freed by C++);
+// Reply shares ownership of its C reply tree, so elements stay valid as long as
+// any Reply that refers to the tree is alive.
+//
+// Errors: every failing C call throws vtf::Error, which carries the vtf_status
+// and the thread's vtf_last_error() message. A server error reply (-ERR ...)
+// is not an exception: it is a Reply whose is_error() is true.
+//
+//   vtf::Server server(vtf::Config().arg("maxmemory", "1mb"));
+//   vtf::Client client = server.connect();
+//   client.command("SET", "key", 42);
+//   std::string v = client.command("GET", "key").str();   // "42"
+#ifndef VTF_HPP
+#define VTF_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+extern "C" {
+#include "vtf.h"
+
+#ifndef VTF_HPP_NO_CONTRACT_DECLARATIONS
+// The replication, cluster and build functions of the C contract (c-api.md),
+// declared again so that this header also compiles against a vtf.h from before
+// they were exported. Identical redeclarations are harmless; a program that uses
+// vtf::Replication, vtf::Cluster or vtf::build_server needs a library that
+// exports them. Define VTF_HPP_NO_CONTRACT_DECLARATIONS to rely on vtf.h alone.
+typedef struct vtf_replication vtf_replication;
+typedef struct vtf_cluster vtf_cluster;
+vtf_status vtf_replication_create(const vtf_config *config, size_t replicas, vtf_replication **out);
+vtf_status vtf_replication_create_with(const vtf_config *primary, const vtf_config *replica, size_t replicas,
+                                       vtf_replication **out);
+vtf_server *vtf_replication_primary(vtf_replication *group);
+vtf_server *vtf_replication_replica(vtf_replication *group, size_t index);
+size_t vtf_replication_replica_count(const vtf_replication *group);
+vtf_status vtf_replication_wait_sync(vtf_replication *group, uint32_t timeout_ms);
+vtf_status vtf_replication_promote(vtf_replication *group, size_t replica_index);
+vtf_status vtf_replication_add_replica(vtf_replication *group, size_t *index_out);
+void vtf_replication_free(vtf_replication *group);
+vtf_status vtf_cluster_create(const vtf_config *config, size_t shards, size_t replicas_per_shard, vtf_cluster **out);
+size_t vtf_cluster_node_count(const vtf_cluster *cluster);
+vtf_server *vtf_cluster_node(vtf_cluster *cluster, size_t index);
+vtf_status vtf_cluster_connect(vtf_cluster *cluster, vtf_client **out);
+vtf_status vtf_cluster_wait_ok(vtf_cluster *cluster, uint32_t timeout_ms);
+vtf_status vtf_cluster_failover(vtf_cluster *cluster, size_t shard);
+void vtf_cluster_free(vtf_cluster *cluster);
+vtf_status vtf_build_server(const char *repo, const char *git_ref, char **binary_path_out);
+#endif
+}
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace vtf {
+
+/// Default deadlines used when a caller gives none.
+inline constexpr std::chrono::milliseconds kDefaultTimeout{10000};
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// The name of a status, e.g. "VTF_ERR_TIMEOUT".
+inline std::string status_name(vtf_status status) {
+  const char* name = vtf_status_name(status);
+  return name ? name : "VTF_ERR_UNKNOWN";
+}
+
+/// The message of the most recent failure on this thread ("" after success).
+inline std::string last_error() {
+  const char* msg = vtf_last_error();
+  return msg ? msg : "";
+}
+
+/// The library's version, e.g. "0.1.0".
+inline std::string version() {
+  const char* v = vtf_version();
+  return v ? v : "";
+}
+
+/// A failed vtf call: the status, what was attempted, and the library's message.
+class Error : public std::runtime_error {
+ public:
+  Error(vtf_status status, const std::string& operation, const std::string& message)
+      : std::runtime_error(operation + " failed (" + status_name(status) + "): " + message),
+        status_(status),
+        operation_(operation),
+        message_(message) {}
+
+  /// The status the C function returned.
+  vtf_status status() const noexcept { return status_; }
+  /// The C function's name or the C++ operation, e.g. "vtf_server_start".
+  const std::string& operation() const noexcept { return operation_; }
+  /// vtf_last_error() at the time of the failure.
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  vtf_status status_;
+  std::string operation_;
+  std::string message_;
+};
+
+namespace detail {
+
+/// Throws vtf::Error when `status` is not VTF_OK; reads vtf_last_error() at once.
+inline void check(vtf_status status, const char* operation) {
+  if (status != VTF_OK) throw Error(status, operation, last_error());
+}
+
+/// A C++-side failure reported with a vtf status (wrong reply type, bad index ...).
+[[noreturn]] inline void fail(vtf_status status, const std::string& operation,
+                              const std::string& message) {
+  throw Error(status, operation, message);
+}
+
+inline std::string borrowed(const char* s) { return s ? std::string(s) : std::string(); }
+
+/// Takes ownership of a string returned through `char **` and frees it.
+inline std::string take_string(char* s) {
+  if (!s) return std::string();
+  std::string out(s);
+  vtf_string_free(s);
+  return out;
+}
+
+inline uint32_t to_ms(std::chrono::milliseconds timeout) {
+  auto count = timeout.count();
+  if (count < 0) return 0;
+  if (static_cast<unsigned long long>(count) > std::numeric_limits<uint32_t>::max())
+    return std::numeric_limits<uint32_t>::max();
+  return static_cast<uint32_t>(count);
+}
+
+/// Frees a C config at scope exit.
+struct CConfigDeleter {
+  void operator()(vtf_config* c) const noexcept { vtf_config_free(c); }
+};
+using CConfig = std::unique_ptr<vtf_config, CConfigDeleter>;
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------
+
+/// What a server is started with. A plain copyable value (builder style); it is
+/// turned into a vtf_config each time a server or group is started from it.
+///
+///   vtf::Config().arg("maxmemory", "1mb").module(path, {"a"}).tls(VTF_TLS_ON)
+class Config {
+ public:
+  struct Module {
+    std::string path;
+    std::vector<std::string> args;
+  };
+
+  Config() = default;
+
+  /// `--name value` (the value is one argv item; "" passes an empty value).
+  Config& arg(std::string name, std::string value) & {
+    args_.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  Config&& arg(std::string name, std::string value) && { return std::move(arg(std::move(name), std::move(value))); }
+  template <class Int, std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>, int> = 0>
+  Config& arg(std::string name, Int value) & { return arg(std::move(name), std::to_string(value)); }
+  template <class Int, std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>, int> = 0>
+  Config&& arg(std::string name, Int value) && { return std::move(arg(std::move(name), std::to_string(value))); }
+
+  /// `--loadmodule path args...`
+  Config& module(std::string path, std::vector<std::string> args = {}) & {
+    modules_.push_back(Module{std::move(path), std::move(args)});
+    return *this;
+  }
+  Config&& module(std::string path, std::vector<std::string> args = {}) && {
+    return std::move(module(std::move(path), std::move(args)));
+  }
+
+  /// The valkey-server binary (else env VTF_SERVER_BINARY, PATH, the build cache).
+  Config& binary(std::string path) & { binary_ = std::move(path); return *this; }
+  Config&& binary(std::string path) && { return std::move(binary(std::move(path))); }
+
+  /// A config file given to the server before the arguments.
+  Config& config_file(std::string path) & { config_file_ = std::move(path); return *this; }
+  Config&& config_file(std::string path) && { return std::move(config_file(std::move(path))); }
+
+  /// TLS mode; when never set, the library's default applies (env VTF_TLS=1 means on).
+  Config& tls(vtf_tls_mode mode) & { tls_ = mode; return *this; }
+  Config&& tls(vtf_tls_mode mode) && { return std::move(tls(mode)); }
+
+  Config& startup_timeout(std::chrono::milliseconds timeout) & { startup_timeout_ = timeout; return *this; }
+  Config&& startup_timeout(std::chrono::milliseconds timeout) && { return std::move(startup_timeout(timeout)); }
+
+  const std::vector<std::pair<std::string, std::string>>& args() const noexcept { return args_; }
+  const std::vector<Module>& modules() const noexcept { return modules_; }
+  const std::optional<std::string>& binary() const noexcept { return binary_; }
+  const std::optional<std::string>& config_file() const noexcept { return config_file_; }
+  const std::optional<vtf_tls_mode>& tls() const noexcept { return tls_; }
+  const std::optional<std::chrono::milliseconds>& startup_timeout() const noexcept { return startup_timeout_; }
+
+  /// A fresh C config with everything applied; owned by the returned pointer.
+  detail::CConfig to_c() const {
+    detail::CConfig c(vtf_config_new());
+    if (!c) detail::check(VTF_ERR_PANIC, "vtf_config_new");
+    if (binary_) detail::check(vtf_config_set_binary(c.get(), binary_->c_str()), "vtf_config_set_binary");
+    if (config_file_)
+      detail::check(vtf_config_set_config_file(c.get(), config_file_->c_str()), "vtf_config_set_config_file");
+    for (const auto& [name, value] : args_)
+      detail::check(vtf_config_add_arg(c.get(), name.c_str(), value.c_str()), "vtf_config_add_arg");
+    for (const auto& m : modules_) {
+      std::vector<const char*> argv;
+      argv.reserve(m.args.size());
+      for (const auto& a : m.args) argv.push_back(a.c_str());
+      detail::check(vtf_config_add_module(c.get(), m.path.c_str(), argv.empty() ? nullptr : argv.data(), argv.size()),
+                    "vtf_config_add_module");
+    }
+    if (tls_) detail::check(vtf_config_set_tls(c.get(), *tls_), "vtf_config_set_tls");
+    if (startup_timeout_)
+      detail::check(vtf_config_set_startup_timeout_ms(c.get(), detail::to_ms(*startup_timeout_)),
+                    "vtf_config_set_startup_timeout_ms");
+    return c;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> args_;
+  std::vector<Module> modules_;
+  std::optional<std::string> binary_;
+  std::optional<std::string> config_file_;
+  std::optional<vtf_tls_mode> tls_;
+  std::optional<std::chrono::milliseconds> startup_timeout_;
+};
+
+// ---------------------------------------------------------------------------
+// Reply
+// ---------------------------------------------------------------------------
+
+/// The name of a reply type, e.g. "STRING".
+inline const char* reply_type_name(vtf_reply_type type) {
+  switch (type) {
+    case VTF_REPLY_NIL: return "NIL";
+    case VTF_REPLY_STATUS: return "STATUS";
+    case VTF_REPLY_ERROR: return "ERROR";
+    case VTF_REPLY_INTEGER: return "INTEGER";
+    case VTF_REPLY_STRING: return "STRING";
+    case VTF_REPLY_ARRAY: return "ARRAY";
+    case VTF_REPLY_MAP: return "MAP";
+    case VTF_REPLY_SET: return "SET";
+    case VTF_REPLY_DOUBLE: return "DOUBLE";
+    case VTF_REPLY_BOOLEAN: return "BOOLEAN";
+    case VTF_REPLY_BIG_NUMBER: return "BIG_NUMBER";
+    case VTF_REPLY_VERBATIM: return "VERBATIM";
+    case VTF_REPLY_PUSH: return "PUSH";
+  }
+  return "UNKNOWN";
+}
+
+/// A reply, or an element of one. Copies share the underlying C reply tree.
+class Reply {
+ public:
+  class iterator;
+
+  Reply() = default;
+
+  /// Takes ownership of a reply returned by vtf_client_command*.
+  static Reply adopt(vtf_reply* reply) {
+    Reply r;
+    r.root_ = std::shared_ptr<vtf_reply>(reply, [](vtf_reply* p) { vtf_reply_free(p); });
+    r.node_ = reply;
+    return r;
+  }
+
+  /// True when this holds a reply (a default-constructed Reply does not).
+  bool valid() const noexcept { return node_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+
+  vtf_reply_type type() const {
+    require_valid("type");
+    return vtf_reply_get_type(node_);
+  }
+  const char* type_name() const { return reply_type_name(type()); }
+
+  bool is_nil() const { return type() == VTF_REPLY_NIL; }
+  bool is_error() const { return type() == VTF_REPLY_ERROR; }
+  bool is_status() const { return type() == VTF_REPLY_STATUS; }
+  bool is_integer() const { return type() == VTF_REPLY_INTEGER; }
+  bool is_double() const { return type() == VTF_REPLY_DOUBLE; }
+  bool is_bool() const { return type() == VTF_REPLY_BOOLEAN; }
+  /// STRING, STATUS, ERROR, VERBATIM or BIG_NUMBER: str() works.
+  bool has_string() const {
+    switch (type()) {
+      case VTF_REPLY_STRING: case VTF_REPLY_STATUS: case VTF_REPLY_ERROR:
+      case VTF_REPLY_VERBATIM: case VTF_REPLY_BIG_NUMBER:
+        return true;
+      default:
+        return false;
+    }
+  }
+  /// ARRAY, MAP, SET or PUSH: size(), operator[] and iteration work.
+  bool is_aggregate() const {
+    switch (type()) {
+      case VTF_REPLY_ARRAY: case VTF_REPLY_MAP: case VTF_REPLY_SET: case VTF_REPLY_PUSH:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /// The bytes of a STRING/STATUS/ERROR/VERBATIM/BIG_NUMBER reply (binary-safe),
+  /// valid while this Reply (or a copy) lives.
+  std::string_view view() const {
+    if (!has_string())
+      detail::fail(VTF_ERR_INVALID_ARGUMENT, "vtf::Reply::str",
+                   std::string("the reply is ") + type_name() + ", not a string: " + to_string());
+    size_t len = 0;
+    const char* s = vtf_reply_string(node_, &len);
+    if (!s) return std::string_view();
+    return std::string_view(s, len);
+  }
+  std::string str() const { return std::string(view()); }
+
+  /// An INTEGER (or BOOLEAN, as 0/1) reply's value.
+  int64_t integer() const {
+    auto t = type();
+    if (t != VTF_REPLY_INTEGER && t != VTF_REPLY_BOOLEAN)
+      detail::fail(VTF_ERR_INVALID_ARGUMENT, "vtf::Reply::integer",
+                   std::string("the reply is ") + type_name() + ", not an integer: " + to_string());
+    return vtf_reply_integer(node_);
+  }
+
+  /// A DOUBLE reply's value (an INTEGER reply converts).
+  double dbl() const {
+    auto t = type();
+    if (t == VTF_REPLY_INTEGER) return static_cast<double>(vtf_reply_integer(node_));
+    if (t != VTF_REPLY_DOUBLE)
+      detail::fail(VTF_ERR_INVALID_ARGUMENT, "vtf::Reply::dbl",
+                   std::string("the reply is ") + type_name() + ", not a double: " + to_string());
+    return vtf_reply_double(node_);
+  }
+
+  /// A BOOLEAN (or INTEGER) reply as bool.
+  bool boolean() const { return integer() != 0; }
+
+  /// Elements of ARRAY/SET/PUSH; 2*pairs for MAP (keys and values alternate); 0 otherwise.
+  size_t size() const {
+    if (!valid() || !is_aggregate()) return 0;
+    return vtf_reply_len(node_);
+  }
+  bool empty() const { return size() == 0; }
+
+  /// Element `index`; throws std::out_of_range past the end.
+  Reply at(size_t index) const {
+    size_t n = size();
+    if (index >= n)
+      throw std::out_of_range("vtf::Reply: index " + std::to_string(index) + " out of range for " +
+                              (valid() ? type_name() : "an empty Reply") + " of " + std::to_string(n) +
+                              " elements");
+    const vtf_reply* e = vtf_reply_element(node_, index);
+    if (!e) throw std::out_of_range("vtf::Reply: vtf_reply_element returned NULL at " + std::to_string(index));
+    Reply r;
+    r.root_ = root_;
+    r.node_ = e;
+    return r;
+  }
+  Reply operator[](size_t index) const { return at(index); }
+
+  /// In a MAP reply, the value whose key's string equals `key`.
+  std::optional<Reply> get(std::string_view key) const {
+    if (type() != VTF_REPLY_MAP) return std::nullopt;
+    size_t n = size();
+    for (size_t i = 0; i + 1 < n; i += 2) {
+      Reply k = at(i);
+      if (k.has_string() && k.view() == key) return at(i + 1);
+    }
+    return std::nullopt;
+  }
+
+  /// The elements' strings (each element must have a string).
+  std::vector<std::string> strings() const {
+    std::vector<std::string> out;
+    for (size_t i = 0, n = size(); i < n; ++i) out.push_back(at(i).str());
+    return out;
+  }
+  /// The elements' integers.
+  std::vector<int64_t> integers() const {
+    std::vector<int64_t> out;
+    for (size_t i = 0, n = size(); i < n; ++i) out.push_back(at(i).integer());
+    return out;
+  }
+
+  iterator begin() const;
+  iterator end() const;
+
+  /// A readable, single-line rendering for messages: "OK", "\"abc\"", "(integer) 3",
+  /// "(error) ERR ...", "(nil)", "[1, \"a\"]", "{\"k\": 1}".
+  std::string to_string() const {
+    std::ostringstream os;
+    render(os);
+    return os.str();
+  }
+
+  /// The C reply (borrowed).
+  const vtf_reply* get() const noexcept { return node_; }
+
+ private:
+  void require_valid(const char* what) const {
+    if (!node_)
+      detail::fail(VTF_ERR_NULL_ARGUMENT, std::string("vtf::Reply::") + what, "the Reply holds no reply");
+  }
+
+  static void quote(std::ostream& os, std::string_view s) {
+    os << '"';
+    static const char* hex = "0123456789abcdef";
+    for (char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (ch == '"' || ch == '\\') {
+        os << '\\' << ch;
+      } else if (c == '\n') {
+        os << "\\n";
+      } else if (c == '\r') {
+        os << "\\r";
+      } else if (c < 0x20 || c >= 0x7f) {
+        os << "\\x" << hex[c >> 4] << hex[c & 0xf];
+      } else {
+        os << ch;
+      }
+    }
+    os << '"';
+  }
+
+  void render(std::ostream& os) const {
+    if (!node_) {
+      os << "(no reply)";
+      return;
+    }
+    switch (type()) {
+      case VTF_REPLY_NIL: os << "(nil)"; break;
+      case VTF_REPLY_STATUS: os << view(); break;
+      case VTF_REPLY_ERROR: os << "(error) " << view(); break;
+      case VTF_REPLY_INTEGER: os << "(integer) " << vtf_reply_integer(node_); break;
+      case VTF_REPLY_DOUBLE: os << "(double) " << vtf_reply_double(node_); break;
+      case VTF_REPLY_BOOLEAN: os << (vtf_reply_integer(node_) ? "(true)" : "(false)"); break;
+      case VTF_REPLY_BIG_NUMBER: os << "(big number) " << view(); break;
+      case VTF_REPLY_STRING: case VTF_REPLY_VERBATIM: quote(os, view()); break;
+      case VTF_REPLY_MAP: {
+        os << '{';
+        size_t n = size();
+        for (size_t i = 0; i + 1 < n; i += 2) {
+          if (i) os << ", ";
+          at(i).render(os);
+          os << ": ";
+          at(i + 1).render(os);
+        }
+        os << '}';
+        break;
+      }
+      default: {  // ARRAY, SET, PUSH
+        auto t = type();
+        os << (t == VTF_REPLY_SET ? "(set) [" : t == VTF_REPLY_PUSH ? "(push) [" : "[");
+        size_t n = size();
+        for (size_t i = 0; i < n; ++i) {
+          if (i) os << ", ";
+          at(i).render(os);
+        }
+        os << ']';
+      }
+    }
+  }
+
+  std::shared_ptr<vtf_reply> root_;
+  const vtf_reply* node_ = nullptr;
+};
+
+/// Iterates over a reply's elements (each a Reply).
+class Reply::iterator {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = Reply;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const Reply*;
+  using reference = Reply;
+
+  iterator() = default;
+  iterator(const Reply* parent, size_t index) : parent_(parent), index_(index) {}
+  Reply operator*() const { return parent_->at(index_); }
+  iterator& operator++() { ++index_; return *this; }
+  iterator operator++(int) { iterator old = *this; ++index_; return old; }
+  bool operator==(const iterator& o) const { return parent_ == o.parent_ && index_ == o.index_; }
+  bool operator!=(const iterator& o) const { return !(*this == o); }
+
+ private:
+  const Reply* parent_ = nullptr;
+  size_t index_ = 0;
+};
+
+inline Reply::iterator Reply::begin() const { return iterator(this, 0); }
+inline Reply::iterator Reply::end() const { return iterator(this, size()); }
+
+inline std::ostream& operator<<(std::ostream& os, const Reply& reply) { return os << reply.to_string(); }
+/// GoogleTest prints values with PrintTo when it is found by ADL.
+inline void PrintTo(const Reply& reply, std::ostream* os) { *os << reply.to_string(); }
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+namespace detail {
+
+/// Collects command arguments as (pointer, length) pairs without copying strings;
+/// numbers are formatted into stable storage.
+class ArgList {
+ public:
+  void add(std::string_view s) {
+    ptrs_.push_back(s.data() ? s.data() : "");
+    lens_.push_back(s.size());
+  }
+  void add(const std::string& s) { add(std::string_view(s)); }
+  void add(const char* s) { add(std::string_view(s ? s : "")); }
+  void add(char* s) { add(static_cast<const char*>(s)); }
+  void add(char c) { add_owned(std::string(1, c)); }
+  void add(bool) = delete;  // ambiguous: say "1"/"0" or "true" explicitly
+  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>, int> = 0>
+  void add(T value) { add_owned(std::to_string(value)); }
+  template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+  void add(T value) {
+    std::ostringstream os;
+    os.precision(std::numeric_limits<T>::max_digits10);
+    os << value;
+    add_owned(os.str());
+  }
+  /// A vector of strings expands to one argument per element.
+  template <class S>
+  void add(const std::vector<S>& items) {
+    for (const auto& item : items) add(item);
+  }
+
+  size_t size() const { return ptrs_.size(); }
+  const char* const* argv() const { return ptrs_.data(); }
+  const size_t* lens() const { return lens_.data(); }
+
+ private:
+  void add_owned(std::string s) {
+    owned_.push_back(std::move(s));
+    add(std::string_view(owned_.back()));
+  }
+  std::deque<std::string> owned_;  // deque: growth keeps earlier elements in place
+  std::vector<const char*> ptrs_;
+  std::vector<size_t> lens_;
+};
+
+}  // namespace detail
+
+class ServerRef;
+
+/// A connection to a server (or, from Cluster::connect, to a whole cluster, routed
+/// by key slot). Move-only; one thread at a time.
+class Client {
+ public:
+  Client() = default;
+  /// Takes ownership of a C client.
+  explicit Client(vtf_client* client) noexcept : client_(client) {}
+  /// Connects to `server`.
+  explicit Client(const ServerRef& server);
+
+  Client(Client&& o) noexcept : client_(std::exchange(o.client_, nullptr)) {}
+  Client& operator=(Client&& o) noexcept {
+    if (this != &o) {
+      reset();
+      client_ = std::exchange(o.client_, nullptr);
+    }
+    return *this;
+  }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client() { reset(); }
+
+  /// Sends one command; each argument is one argv item (binary-safe): std::string,
+  /// std::string_view, const char*, integers, floating point, or a std::vector of
+  /// strings (expanded). A server error reply is returned, not thrown.
+  template <class... Args>
+  Reply command(const Args&... args) {
+    static_assert(sizeof...(Args) > 0, "vtf::Client::command needs at least the command name");
+    detail::ArgList list;
+    (list.add(args), ...);
+    return send(list);
+  }
+
+  /// Sends a command given as a vector of arguments (binary-safe).
+  Reply command_argv(const std::vector<std::string>& argv) {
+    detail::ArgList list;
+    list.add(argv);
+    return send(list);
+  }
+
+  /// Sends a command line split on whitespace; double quotes group: `SET k "a b"`.
+  Reply command_str(const std::string& line) {
+    vtf_reply* out = nullptr;
+    detail::check(vtf_client_command_str(client_, line.c_str(), &out), "vtf_client_command_str");
+    return Reply::adopt(out);
+  }
+
+  /// How long a command may wait for its reply; zero means forever (the default).
+  void set_timeout(std::chrono::milliseconds timeout) {
+    detail::check(vtf_client_set_timeout_ms(client_, detail::to_ms(timeout)), "vtf_client_set_timeout_ms");
+  }
+
+  bool valid() const noexcept { return client_ != nullptr; }
+  vtf_client* get() const noexcept { return client_; }
+  vtf_client* release() noexcept { return std::exchange(client_, nullptr); }
+  void reset() noexcept {
+    if (client_) vtf_client_free(client_);
+    client_ = nullptr;
+  }
+
+ private:
+  Reply send(const detail::ArgList& list) {
+    vtf_reply* out = nullptr;
+    detail::check(vtf_client_command(client_, list.size(), list.argv(), list.lens(), &out), "vtf_client_command");
+    return Reply::adopt(out);
+  }
+
+  vtf_client* client_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------
+// Servers
+// ---------------------------------------------------------------------------
+
+/// A non-owning view of a server: a node of a replication group or cluster, or a
+/// view of a vtf::Server. It never frees the server; it must not outlive it.
+class ServerRef {
+ public:
+  ServerRef() = default;
+  explicit ServerRef(vtf_server* server) noexcept : server_(server) {}
+
+  uint16_t port() const { return vtf_server_port(server_); }
+  std::string host() const { return detail::borrowed(vtf_server_host(server_)); }
+  /// "host:port"
+  std::string address() const { return host() + ":" + std::to_string(port()); }
+  /// -1 when not running.
+  int32_t pid() const { return vtf_server_pid(server_); }
+  /// The working directory (rdb, aof, nodes.conf).
+  std::string dir() const { return detail::borrowed(vtf_server_dir(server_)); }
+  std::string log_path() const { return detail::borrowed(vtf_server_log_path(server_)); }
+  bool is_running() const { return vtf_server_is_running(server_); }
+
+  /// Graceful stop; idempotent.
+  void stop() const { detail::check(vtf_server_stop(server_), "vtf_server_stop"); }
+  /// Restarts on the same port; keep_data keeps the directory (RDB/AOF are loaded again).
+  void restart(bool keep_data = true) const {
+    detail::check(vtf_server_restart(server_, keep_data), "vtf_server_restart");
+  }
+
+  /// TLS file paths; empty when TLS is off.
+  std::string tls_ca_cert_path() const { return detail::borrowed(vtf_server_tls_ca_cert_path(server_)); }
+  std::string tls_client_cert_path() const { return detail::borrowed(vtf_server_tls_client_cert_path(server_)); }
+  std::string tls_client_key_path() const { return detail::borrowed(vtf_server_tls_client_key_path(server_)); }
+
+  bool log_contains(const std::string& needle) const {
+    bool found = false;
+    detail::check(vtf_server_log_contains(server_, needle.c_str(), &found), "vtf_server_log_contains");
+    return found;
+  }
+  void wait_for_log(const std::string& needle, std::chrono::milliseconds timeout = kDefaultTimeout) const {
+    detail::check(vtf_server_wait_for_log(server_, needle.c_str(), detail::to_ms(timeout)),
+                  "vtf_server_wait_for_log");
+  }
+  /// The last `lines` lines of the server's log.
+  std::string log_tail(size_t lines = 40) const {
+    char* text = nullptr;
+    detail::check(vtf_server_log_tail(server_, lines, &text), "vtf_server_log_tail");
+    return detail::take_string(text);
+  }
+  /// One field of INFO <section>, e.g. info_field("persistence", "aof_rewrite_in_progress").
+  std::string info_field(const std::string& section, const std::string& field) const {
+    char* value = nullptr;
+    detail::check(vtf_server_info_field(server_, section.c_str(), field.c_str(), &value), "vtf_server_info_field");
+    return detail::take_string(value);
+  }
+  /// After stop: throws when sanitizer/valgrind reports or a bad exit status were found.
+  void check_clean() const { detail::check(vtf_server_check_clean(server_), "vtf_server_check_clean"); }
+
+  /// A new connection to this server.
+  Client connect() const { return Client(*this); }
+
+  vtf_server* get() const noexcept { return server_; }
+  explicit operator bool() const noexcept { return server_ != nullptr; }
+
+ protected:
+  vtf_server* server_ = nullptr;
+};
+
+inline Client::Client(const ServerRef& server) {
+  detail::check(vtf_client_connect(server.get(), &client_), "vtf_client_connect");
+}
+
+/// An owned server: started by the constructor, stopped and its directory removed
+/// by the destructor. Move-only. Converts to ServerRef (a view) by slicing or ref().
+class Server : public ServerRef {
+ public:
+  /// Starts a server; returns once it answers PING.
+  explicit Server(const Config& config = Config()) {
+    auto c = config.to_c();
+    detail::check(vtf_server_start(c.get(), &server_), "vtf_server_start");
+  }
+  /// Takes ownership of a C server.
+  static Server adopt(vtf_server* server) noexcept { return Server(server, Adopt{}); }
+
+  Server(Server&& o) noexcept : ServerRef(std::exchange(o.server_, nullptr)) {}
+  Server& operator=(Server&& o) noexcept {
+    if (this != &o) {
+      reset();
+      server_ = std::exchange(o.server_, nullptr);
+    }
+    return *this;
+  }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server() { reset(); }
+
+  ServerRef ref() const noexcept { return ServerRef(server_); }
+  vtf_server* release() noexcept { return std::exchange(server_, nullptr); }
+  /// Stops the server and removes its directory now.
+  void reset() noexcept {
+    if (server_) vtf_server_free(server_);
+    server_ = nullptr;
+  }
+
+ private:
+  struct Adopt {};
+  Server(vtf_server* server, Adopt) noexcept : ServerRef(server) {}
+};
+
+// ---------------------------------------------------------------------------
+// Replication
+// ---------------------------------------------------------------------------
+
+/// A primary and N replicas. Nodes are borrowed (ServerRef); the group frees them.
+class Replication {
+ public:
+  Replication(const Config& config, size_t replicas) {
+    auto c = config.to_c();
+    detail::check(vtf_replication_create(c.get(), replicas, &group_), "vtf_replication_create");
+  }
+  Replication(const Config& primary, const Config& replica, size_t replicas) {
+    auto p = primary.to_c();
+    auto r = replica.to_c();
+    detail::check(vtf_replication_create_with(p.get(), r.get(), replicas, &group_), "vtf_replication_create_with");
+  }
+  Replication(Replication&& o) noexcept : group_(std::exchange(o.group_, nullptr)) {}
+  Replication& operator=(Replication&& o) noexcept {
+    if (this != &o) {
+      reset();
+      group_ = std::exchange(o.group_, nullptr);
+    }
+    return *this;
+  }
+  Replication(const Replication&) = delete;
+  Replication& operator=(const Replication&) = delete;
+  ~Replication() { reset(); }
+
+  /// The current primary (follows promote()).
+  ServerRef primary() const {
+    vtf_server* s = vtf_replication_primary(group_);
+    if (!s) detail::fail(VTF_ERR_NULL_ARGUMENT, "vtf_replication_primary", last_error());
+    return ServerRef(s);
+  }
+  ServerRef replica(size_t index) const {
+    vtf_server* s = vtf_replication_replica(group_, index);
+    if (!s)
+      throw std::out_of_range("vtf::Replication::replica(" + std::to_string(index) + "): the group has " +
+                              std::to_string(replica_count()) + " replicas");
+    return ServerRef(s);
+  }
+  size_t replica_count() const { return vtf_replication_replica_count(group_); }
+  std::vector<ServerRef> replicas() const {
+    std::vector<ServerRef> out;
+    for (size_t i = 0, n = replica_count(); i < n; ++i) out.push_back(replica(i));
+    return out;
+  }
+
+  /// Waits until every replica has caught up with the primary.
+  void wait_sync(std::chrono::milliseconds timeout = kDefaultTimeout) {
+    detail::check(vtf_replication_wait_sync(group_, detail::to_ms(timeout)), "vtf_replication_wait_sync");
+  }
+  void promote(size_t replica_index) {
+    detail::check(vtf_replication_promote(group_, replica_index), "vtf_replication_promote");
+  }
+  /// Adds a replica; returns its index.
+  size_t add_replica() {
+    size_t index = 0;
+    detail::check(vtf_replication_add_replica(group_, &index), "vtf_replication_add_replica");
+    return index;
+  }
+
+  vtf_replication* get() const noexcept { return group_; }
+  void reset() noexcept {
+    if (group_) vtf_replication_free(group_);
+    group_ = nullptr;
+  }
+
+ private:
+  vtf_replication* group_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------
+// Cluster
+// ---------------------------------------------------------------------------
+
+/// A cluster of `shards` primaries with `replicas_per_shard` replicas each.
+/// Nodes are borrowed (ServerRef), primaries first.
+class Cluster {
+ public:
+  Cluster(const Config& config, size_t shards, size_t replicas_per_shard = 0)
+      : shards_(shards), replicas_per_shard_(replicas_per_shard) {
+    auto c = config.to_c();
+    detail::check(vtf_cluster_create(c.get(), shards, replicas_per_shard, &cluster_), "vtf_cluster_create");
+  }
+  Cluster(Cluster&& o) noexcept
+      : cluster_(std::exchange(o.cluster_, nullptr)), shards_(o.shards_), replicas_per_shard_(o.replicas_per_shard_) {}
+  Cluster& operator=(Cluster&& o) noexcept {
+    if (this != &o) {
+      reset();
+      cluster_ = std::exchange(o.cluster_, nullptr);
+      shards_ = o.shards_;
+      replicas_per_shard_ = o.replicas_per_shard_;
+    }
+    return *this;
+  }
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+  ~Cluster() { reset(); }
+
+  size_t node_count() const { return vtf_cluster_node_count(cluster_); }
+  size_t shards() const noexcept { return shards_; }
+  size_t replicas_per_shard() const noexcept { return replicas_per_shard_; }
+
+  /// Node `index`; primaries first (0 .. shards-1). Each process keeps its index
+  /// after a failover.
+  ServerRef node(size_t index) const {
+    vtf_server* s = vtf_cluster_node(cluster_, index);
+    if (!s)
+      throw std::out_of_range("vtf::Cluster::node(" + std::to_string(index) + "): the cluster has " +
+                              std::to_string(node_count()) + " nodes");
+    return ServerRef(s);
+  }
+  std::vector<ServerRef> nodes() const {
+    std::vector<ServerRef> out;
+    for (size_t i = 0, n = node_count(); i < n; ++i) out.push_back(node(i));
+    return out;
+  }
+
+  /// A client that routes each command by its key's slot.
+  Client connect() {
+    vtf_client* c = nullptr;
+    detail::check(vtf_cluster_connect(cluster_, &c), "vtf_cluster_connect");
+    return Client(c);
+  }
+  void wait_ok(std::chrono::milliseconds timeout = kDefaultTimeout) {
+    detail::check(vtf_cluster_wait_ok(cluster_, detail::to_ms(timeout)), "vtf_cluster_wait_ok");
+  }
+  void failover(size_t shard) { detail::check(vtf_cluster_failover(cluster_, shard), "vtf_cluster_failover"); }
+
+  vtf_cluster* get() const noexcept { return cluster_; }
+  void reset() noexcept {
+    if (cluster_) vtf_cluster_free(cluster_);
+    cluster_ = nullptr;
+  }
+
+ private:
+  vtf_cluster* cluster_ = nullptr;
+  size_t shards_ = 0;
+  size_t replicas_per_shard_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Waiting and building
+// ---------------------------------------------------------------------------
+
+/// Polls `condition` until it returns true; throws vtf::Error (VTF_ERR_TIMEOUT,
+/// naming `description`) when `timeout` passes first. An exception thrown by the
+/// condition stops the wait and is rethrown here.
+inline void wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                       const std::string& description) {
+  struct State {
+    const std::function<bool()>* condition;
+    std::exception_ptr error;
+  } state{&condition, nullptr};
+  auto trampoline = [](void* user_data) -> bool {
+    auto* st = static_cast<State*>(user_data);
+    try {
+      return (*st->condition)();
+    } catch (...) {
+      st->error = std::current_exception();
+      return true;  // stop waiting; rethrown below
+    }
+  };
+  vtf_status status = vtf_wait_until(trampoline, &state, detail::to_ms(timeout), description.c_str());
+  if (state.error) std::rethrow_exception(state.error);
+  detail::check(status, "vtf_wait_until");
+}
+
+/// Builds (or finds in the cache) valkey-server from `repo` (nullopt: the Valkey
+/// project's repository; a local path or git URL) at `git_ref`; returns the binary's path.
+inline std::string build_server(const std::optional<std::string>& repo, const std::string& git_ref) {
+  char* path = nullptr;
+  detail::check(vtf_build_server(repo ? repo->c_str() : nullptr, git_ref.c_str(), &path), "vtf_build_server");
+  return detail::take_string(path);
+}
+
+}  // namespace vtf
+
+#endif  // VTF_HPP
