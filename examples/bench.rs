@@ -43,13 +43,21 @@ fn main() {
     );
 
     let mut rows = Vec::new();
-    rows.extend(bench.start_stop(opts.rounds));
-    rows.extend(bench.replication(opts.group_rounds));
-    rows.extend(bench.cluster(opts.group_rounds));
-    if let Some(program) = &opts.roundtrip {
+    if opts.run("start") {
+        rows.extend(bench.start_stop(opts.rounds));
+    }
+    if opts.run("replication") {
+        rows.extend(bench.replication(opts.group_rounds));
+    }
+    if opts.run("cluster") {
+        rows.extend(bench.cluster(opts.group_rounds));
+    }
+    if let (true, Some(program)) = (opts.run("roundtrip"), &opts.roundtrip) {
         rows.extend(roundtrip(program, opts.rt_rounds, opts.rt_ops));
     }
-    rows.push(bench.parallel(opts.par_rounds, opts.par_procs, opts.par_starts));
+    if opts.run("parallel") {
+        rows.push(bench.parallel(opts.par_rounds, opts.par_procs, opts.par_starts));
+    }
 
     let _ = std::fs::remove_dir_all(&scratch);
     print_table(&rows);
@@ -64,9 +72,15 @@ struct Options {
     par_procs: usize,
     par_starts: usize,
     roundtrip: Option<PathBuf>,
+    /// Sections to run (start, replication, cluster, roundtrip, parallel); empty: all.
+    only: Vec<String>,
 }
 
 impl Options {
+    fn run(&self, section: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
+
     fn parse(args: &[String]) -> Options {
         let mut o = Options {
             rounds: 20,
@@ -77,6 +91,7 @@ impl Options {
             par_procs: 8,
             par_starts: 25,
             roundtrip: None,
+            only: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -88,6 +103,7 @@ impl Options {
                 "--rt-ops" => o.rt_ops = value().parse().expect("--rt-ops N"),
                 "--par-rounds" => o.par_rounds = value().parse().expect("--par-rounds N"),
                 "--roundtrip" => o.roundtrip = Some(PathBuf::from(value())),
+                "--only" => o.only = value().split(',').map(str::to_string).collect(),
                 other => panic!("unknown option {other}"),
             }
         }
@@ -361,7 +377,7 @@ impl Bare {
                 "bare server on {} not ready",
                 self.port()
             );
-            std::thread::sleep(Duration::from_micros(50));
+            std::thread::sleep(Duration::from_micros(poll_us()));
         }
     }
 
@@ -457,4 +473,8 @@ fn roundtrip(program: &Path, rounds: usize, ops: usize) -> Vec<Row> {
         "the round-trip program printed no samples"
     );
     rows
+}
+
+fn poll_us() -> u64 {
+    std::env::var("BARE_POLL_US").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
 }
