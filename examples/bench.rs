@@ -11,9 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vtf::ports::{self, PortReservation};
-use vtf::{Config, Server};
+use vtf::{Cluster, Config, Replication, Server};
 
 const HOST: &str = "127.0.0.1";
+/// The bare readiness loop's pause. Shorter is slower on 2 cores: a 50 µs
+/// connect loop steals CPU from the server it waits for.
+const BARE_POLL: Duration = Duration::from_micros(200);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -85,8 +88,8 @@ impl Options {
         let mut o = Options {
             rounds: 20,
             group_rounds: 5,
-            rt_rounds: 7,
-            rt_ops: 20000,
+            rt_rounds: 21,
+            rt_ops: 5000,
             par_rounds: 3,
             par_procs: 8,
             par_starts: 25,
@@ -284,14 +287,116 @@ impl Bench {
         ]
     }
 
-    #[allow(unused_variables)]
+    /// A primary and 2 replicas, synced when `create` returns, vs 3 sequential bare starts.
     fn replication(&self, rounds: usize) -> Vec<Row> {
-        Vec::new()
+        let config = Config::new();
+        drop(Replication::create(&config, 2).expect("warm-up replication"));
+        let (mut ours, mut base) = (vec![], vec![]);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let group = Replication::create(&config, 2).expect("Replication::create");
+            ours.push(ms(t.elapsed()));
+            drop(group);
+
+            let reservations: Vec<_> = (0..3).map(|_| ports::reserve().expect("port")).collect();
+            let dirs: Vec<_> = (0..3).map(|_| self.fresh_dir()).collect();
+            let t = Instant::now();
+            let bares: Vec<Bare> = reservations
+                .into_iter()
+                .zip(&dirs)
+                .map(|(r, d)| self.bare_start(r, d, &[]))
+                .collect();
+            base.push(ms(t.elapsed()));
+            for mut b in bares {
+                b.stop();
+            }
+        }
+        vec![Row {
+            name: "primary + 2 synced replicas (Replication::create)".into(),
+            ours,
+            base,
+            unit: "ms",
+            higher_is_better: false,
+            target: "–",
+            baseline: "3 sequential bare starts".into(),
+        }]
     }
 
-    #[allow(unused_variables)]
+    /// A 3x1 cluster ready vs 6 bare cluster-enabled servers joined by
+    /// `valkey-cli --cluster create` and polled for cluster_state:ok.
     fn cluster(&self, rounds: usize) -> Vec<Row> {
-        Vec::new()
+        let cli = self.binary.with_file_name("valkey-cli");
+        assert!(cli.exists(), "{} not found", cli.display());
+        let config = Config::new();
+        drop(Cluster::start(&config, 3, 1).expect("warm-up cluster"));
+        let (mut ours, mut base) = (vec![], vec![]);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let cluster = Cluster::start(&config, 3, 1).expect("Cluster::start");
+            ours.push(ms(t.elapsed()));
+            drop(cluster);
+
+            let reservations: Vec<_> = (0..6).map(|_| ports::reserve().expect("port")).collect();
+            let dirs: Vec<_> = (0..6).map(|_| self.fresh_dir()).collect();
+            let extra = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ];
+            let t = Instant::now();
+            let mut bares: Vec<Bare> = reservations
+                .into_iter()
+                .zip(&dirs)
+                .map(|(r, d)| self.bare_spawn(r, d, &extra))
+                .collect();
+            for b in &mut bares {
+                b.wait_ready();
+            }
+            let addrs: Vec<String> = bares
+                .iter()
+                .map(|b| format!("{HOST}:{}", b.port()))
+                .collect();
+            let out = Command::new(&cli)
+                .args(["--cluster", "create"])
+                .args(&addrs)
+                .args(["--cluster-replicas", "1", "--cluster-yes"])
+                .stdin(Stdio::null())
+                .output()
+                .expect("running valkey-cli --cluster create");
+            assert!(
+                out.status.success(),
+                "valkey-cli --cluster create failed: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout)
+            );
+            for b in &bares {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !String::from_utf8_lossy(&resp(b.port(), &["CLUSTER", "INFO"]))
+                    .contains("cluster_state:ok")
+                {
+                    assert!(
+                        Instant::now() < deadline,
+                        "bare cluster not ok on {}",
+                        b.port()
+                    );
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            base.push(ms(t.elapsed()));
+            for mut b in bares {
+                b.stop();
+            }
+        }
+        vec![Row {
+            name: "3x1 cluster ready (Cluster::start)".into(),
+            ours,
+            base,
+            unit: "ms",
+            higher_is_better: false,
+            target: "≤ 0.25x",
+            baseline: "6 bare starts + valkey-cli --cluster create + cluster_state:ok".into(),
+        }]
     }
 
     /// `procs` processes x `starts` start+stop each, vs one process doing it
@@ -354,7 +459,7 @@ impl Bare {
         self.reservation.port()
     }
 
-    /// Connect + PING until PONG, with a 50 µs pause between attempts.
+    /// Connect + PING until PONG, pausing BARE_POLL between attempts.
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -377,7 +482,7 @@ impl Bare {
                 "bare server on {} not ready",
                 self.port()
             );
-            std::thread::sleep(Duration::from_micros(poll_us()));
+            std::thread::sleep(BARE_POLL);
         }
     }
 
@@ -394,7 +499,6 @@ impl Bare {
 }
 
 /// One RESP command over a fresh connection; returns the raw reply.
-#[allow(dead_code)]
 fn resp(port: u16, args: &[&str]) -> Vec<u8> {
     let mut s = TcpStream::connect((HOST, port)).expect("connecting");
     let mut req = format!("*{}\r\n", args.len());
@@ -473,8 +577,4 @@ fn roundtrip(program: &Path, rounds: usize, ops: usize) -> Vec<Row> {
         "the round-trip program printed no samples"
     );
     rows
-}
-
-fn poll_us() -> u64 {
-    std::env::var("BARE_POLL_US").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
 }
