@@ -67,6 +67,21 @@ typedef enum vtf_status {
 } vtf_status;
 
 /**
+ * A sanitizer to build the server with.
+ */
+typedef enum vtf_sanitizer {
+  VTF_SANITIZER_NONE = 0,
+  /**
+   * `make SANITIZER=address`
+   */
+  VTF_SANITIZER_ADDRESS,
+  /**
+   * `make SANITIZER=undefined`
+   */
+  VTF_SANITIZER_UNDEFINED,
+} vtf_sanitizer;
+
+/**
  * The type of a reply (RESP2 and RESP3).
  */
 typedef enum vtf_reply_type {
@@ -102,6 +117,19 @@ typedef enum vtf_tls_mode {
    */
   VTF_TLS_MUTUAL,
 } vtf_tls_mode;
+
+/**
+ * How to build: TLS (on by default), sanitizer, extra `make` arguments and
+ * jobs, plus overrides of the cache directory, refresh and quiet settings
+ * that otherwise come from the environment.
+ *
+ * ```
+ * use vtf::build::{BuildOptions, Sanitizer};
+ * let options = BuildOptions::new().sanitizer(Some(Sanitizer::Address)).jobs(4);
+ * # let _ = options;
+ * ```
+ */
+typedef struct vtf_build_options vtf_build_options;
 
 /**
  * A connection to a server (or a cluster). Used by one thread at a time.
@@ -186,6 +214,110 @@ const char *vtf_version(void);
  * `s` must be NULL or a string returned by this library, not freed before.
  */
 void vtf_string_free(char *s);
+
+/**
+ * Builds `git_ref` (tag, branch or commit) of `repo` (NULL: env
+ * `VTF_VALKEY_REPO`, else the Valkey project's repository; a local path or
+ * any git URL) with TLS, and writes the path of the cached `valkey-server`
+ * to `*binary_path_out` (free it with `vtf_string_free`).
+ *
+ * # Safety
+ * `repo` must be NULL or a NUL-terminated string, `git_ref` a NUL-terminated
+ * string, `binary_path_out` NULL or writable.
+ */
+enum vtf_status vtf_build_server(const char *repo, const char *git_ref, char **binary_path_out);
+
+/**
+ * Like `vtf_build_server`, with options (NULL: the defaults).
+ *
+ * # Safety
+ * As `vtf_build_server`; `options` must be NULL or a live `vtf_build_options`.
+ */
+enum vtf_status vtf_build_server_with(const char *repo,
+                                      const char *git_ref,
+                                      const struct vtf_build_options *options,
+                                      char **binary_path_out);
+
+/**
+ * The directory holding `valkeymodule.h` of a server returned by
+ * `vtf_build_server(_with)`, for `-I` when building modules against that
+ * version (free it with `vtf_string_free`).
+ *
+ * # Safety
+ * `binary_path` must be NULL or a NUL-terminated string, `dir_out` NULL or writable.
+ */
+enum vtf_status vtf_build_module_include_dir(const char *binary_path, char **dir_out);
+
+/**
+ * New build options: TLS on, no sanitizer, one job per core, cache directory
+ * from the environment. Free with `vtf_build_options_free`.
+ */
+struct vtf_build_options *vtf_build_options_new(void);
+
+/**
+ * Frees build options; NULL is allowed.
+ *
+ * # Safety
+ * `options` must be NULL or a live `vtf_build_options`, not used afterwards.
+ */
+void vtf_build_options_free(struct vtf_build_options *options);
+
+/**
+ * Build with TLS (the default) or without.
+ *
+ * # Safety
+ * `options` must be NULL or a live `vtf_build_options`.
+ */
+enum vtf_status vtf_build_options_set_tls(struct vtf_build_options *options, bool tls);
+
+/**
+ * Build with a sanitizer (`VTF_SANITIZER_NONE` by default).
+ *
+ * # Safety
+ * `options` must be NULL or a live `vtf_build_options`.
+ */
+enum vtf_status vtf_build_options_set_sanitizer(struct vtf_build_options *options,
+                                                enum vtf_sanitizer sanitizer);
+
+/**
+ * One more argument for `make` (`"MALLOC=libc"`); part of the cache key.
+ *
+ * # Safety
+ * `options` must be NULL or a live `vtf_build_options`; `arg` NULL or NUL-terminated.
+ */
+enum vtf_status vtf_build_options_add_make_arg(struct vtf_build_options *options, const char *arg);
+
+/**
+ * Parallel jobs for `make -j`; 0 means one per core (the default).
+ *
+ * # Safety
+ * `options` must be NULL or a live `vtf_build_options`.
+ */
+enum vtf_status vtf_build_options_set_jobs(struct vtf_build_options *options, uint32_t jobs);
+
+/**
+ * The cache directory, instead of env `VTF_CACHE_DIR` or the default.
+ *
+ * # Safety
+ * `options` must be NULL or a live `vtf_build_options`; `dir` NULL or NUL-terminated.
+ */
+enum vtf_status vtf_build_options_set_cache_dir(struct vtf_build_options *options, const char *dir);
+
+/**
+ * Re-resolve the ref even when a commit is cached for it (default: env `VTF_REFRESH=1`).
+ *
+ * # Safety
+ * `options` must be NULL or a live `vtf_build_options`.
+ */
+enum vtf_status vtf_build_options_set_refresh(struct vtf_build_options *options, bool refresh);
+
+/**
+ * Silence the progress lines on stderr (default: env `VTF_QUIET=1`).
+ *
+ * # Safety
+ * `options` must be NULL or a live `vtf_build_options`.
+ */
+enum vtf_status vtf_build_options_set_quiet(struct vtf_build_options *options, bool quiet);
 
 /**
  * Connects a client to `server` (over TLS when the server uses it).

@@ -23,34 +23,6 @@
 
 extern "C" {
 #include "vtf.h"
-
-#ifndef VTF_HPP_NO_CONTRACT_DECLARATIONS
-// The replication, cluster and build functions of the C contract (c-api.md),
-// declared again so that this header also compiles against a vtf.h from before
-// they were exported. Identical redeclarations are harmless; a program that uses
-// vtf::Replication, vtf::Cluster or vtf::build_server needs a library that
-// exports them. Define VTF_HPP_NO_CONTRACT_DECLARATIONS to rely on vtf.h alone.
-typedef struct vtf_replication vtf_replication;
-typedef struct vtf_cluster vtf_cluster;
-vtf_status vtf_replication_create(const vtf_config *config, size_t replicas, vtf_replication **out);
-vtf_status vtf_replication_create_with(const vtf_config *primary, const vtf_config *replica, size_t replicas,
-                                       vtf_replication **out);
-vtf_server *vtf_replication_primary(vtf_replication *group);
-vtf_server *vtf_replication_replica(vtf_replication *group, size_t index);
-size_t vtf_replication_replica_count(const vtf_replication *group);
-vtf_status vtf_replication_wait_sync(vtf_replication *group, uint32_t timeout_ms);
-vtf_status vtf_replication_promote(vtf_replication *group, size_t replica_index);
-vtf_status vtf_replication_add_replica(vtf_replication *group, size_t *index_out);
-void vtf_replication_free(vtf_replication *group);
-vtf_status vtf_cluster_create(const vtf_config *config, size_t shards, size_t replicas_per_shard, vtf_cluster **out);
-size_t vtf_cluster_node_count(const vtf_cluster *cluster);
-vtf_server *vtf_cluster_node(vtf_cluster *cluster, size_t index);
-vtf_status vtf_cluster_connect(vtf_cluster *cluster, vtf_client **out);
-vtf_status vtf_cluster_wait_ok(vtf_cluster *cluster, uint32_t timeout_ms);
-vtf_status vtf_cluster_failover(vtf_cluster *cluster, size_t shard);
-void vtf_cluster_free(vtf_cluster *cluster);
-vtf_status vtf_build_server(const char *repo, const char *git_ref, char **binary_path_out);
-#endif
 }
 
 #include <algorithm>

@@ -409,8 +409,7 @@ impl Ctx {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(format!("opening the lock file {}", path.display()), e))?;
-        // File::lock is stable since 1.89; main's rust-version is 1.89, this branch's 1.85.
-        #[allow(clippy::incompatible_msrv)]
+        // File::try_lock/lock (std, 1.89): the OS drops the lock if we die.
         match file.try_lock() {
             Ok(()) => return Ok(file),
             Err(fs::TryLockError::WouldBlock) => {}
@@ -423,7 +422,6 @@ impl Ctx {
             path.display()
         ));
         // Blocks until the holder finishes or dies (the OS drops its lock).
-        #[allow(clippy::incompatible_msrv)]
         file.lock()
             .map_err(|e| Error::io(format!("locking {}", path.display()), e))?;
         self.progress("lock acquired");
