@@ -11,7 +11,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dest=${1:-${VTF_SOURCE_DIR:-$here/target/valkey-src}}
 repo="$dest/valkey"
-if [ -d "$repo/.git" ] && git -C "$repo" rev-parse -q --verify refs/tags/8.1.1 >/dev/null; then
+# The tag must hold the whole tree: Valkey's .gitignore covers generated files
+# the build needs (deps/jemalloc/configure), so an entry made without -f is broken.
+if [ -d "$repo/.git" ] && git -C "$repo" cat-file -e 8.1.1:deps/jemalloc/configure 2>/dev/null; then
   echo "$repo"
   exit 0
 fi
@@ -45,7 +47,7 @@ rm -rf "$repo.tmp"
 mkdir -p "$repo.tmp"
 tar -xJf "$tarball" -C "$repo.tmp" --strip-components=1
 git -C "$repo.tmp" init -q
-git -C "$repo.tmp" -c user.name=vtf -c user.email=vtf@localhost add -A
+git -C "$repo.tmp" -c user.name=vtf -c user.email=vtf@localhost add -A -f
 git -C "$repo.tmp" -c user.name=vtf -c user.email=vtf@localhost commit -q -m "Valkey 8.1.1 (Debian upstream tarball)"
 git -C "$repo.tmp" tag 8.1.1
 rm -rf "$repo"

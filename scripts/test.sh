@@ -20,6 +20,9 @@ step() { printf '\n=== %s\n' "$*"; }
 step "other engines (Redis 7.0, Valkey 9.1.2)"
 scripts/fetch-engines.sh
 
+step "Valkey 8.1.1 source (source builds, Valkey's test modules, valkeymodule.h)"
+scripts/fetch-valkey-source.sh >/dev/null
+
 step "cargo test (all Rust tests, multi-threaded)"
 cargo test --all-targets
 
