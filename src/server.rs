@@ -108,6 +108,9 @@ pub(crate) struct ProcessState {
     exit: Mutex<Option<ExitStatus>>,
     /// The pid of the last process, kept after it exited for messages.
     last_pid: Mutex<Option<u32>>,
+    /// Length of the log when the last process was spawned: what it wrote
+    /// starts there, so a crash of an earlier run is not blamed on it.
+    log_start: Mutex<u64>,
     pub(crate) port: u16,
     pub(crate) dir: PathBuf,
     pub(crate) log_path: PathBuf,
@@ -166,17 +169,21 @@ impl ProcessState {
         )
     }
 
+    /// The last `lines` lines the current (or last) process wrote to the log.
     pub(crate) fn log_tail(&self, lines: usize) -> String {
-        log_tail(&self.log_path, lines).unwrap_or_else(|e| format!("(log unreadable: {e})"))
+        let from = *lock(&self.log_start);
+        log_tail_from(&self.log_path, from, lines)
+            .unwrap_or_else(|e| format!("(log unreadable: {e})"))
     }
 
-    /// "last N lines of <log>:\n..." for error messages.
+    /// "last N lines of <log>:\n..." for error messages, from the current run.
     pub(crate) fn log_excerpt(&self) -> String {
         format_log_excerpt(&self.log_path, &self.log_tail(LOG_TAIL_LINES))
     }
 
-    fn set_child(&self, child: Child) {
+    fn set_child(&self, child: Child, log_start: u64) {
         *lock(&self.exit) = None;
+        *lock(&self.log_start) = log_start;
         *lock(&self.last_pid) = Some(child.id());
         *lock(&self.child) = Some(child);
     }
@@ -238,6 +245,7 @@ impl Server {
                 child: Mutex::new(None),
                 exit: Mutex::new(None),
                 last_pid: Mutex::new(None),
+                log_start: Mutex::new(0),
                 port: reservation.port(),
                 dir: dir.to_path_buf(),
                 log_path: log_path.clone(),
@@ -344,6 +352,7 @@ impl Server {
         let stderr = log
             .try_clone()
             .map_err(|e| Error::io("duplicating log file", e))?;
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let wrapper = self.config.wrapper_command();
         let mut command = match wrapper.split_first() {
             Some((program, wrapper_args)) => {
@@ -362,7 +371,7 @@ impl Server {
         let shown = format!("{:?}", command);
         let child = process::spawn(command)
             .map_err(|e| Error::new(ErrorKind::Spawn, format!("spawning {shown} failed: {e}")))?;
-        self.state.set_child(child);
+        self.state.set_child(child, log_start);
         self.wait_ready(&shown)
     }
 
@@ -827,10 +836,15 @@ pub(crate) fn describe_exit(status: ExitStatus) -> String {
 
 /// The last `lines` lines of a log file (reads at most its last 256 KiB).
 pub fn log_tail(path: &Path, lines: usize) -> Result<String> {
+    log_tail_from(path, 0, lines)
+}
+
+/// Like [`log_tail`], ignoring the bytes before offset `from`.
+fn log_tail_from(path: &Path, from: u64, lines: usize) -> Result<String> {
     let mut file =
         File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(256 * 1024);
+    let start = len.saturating_sub(256 * 1024).max(from.min(len));
     file.seek(SeekFrom::Start(start))
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let mut bytes = Vec::new();

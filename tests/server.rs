@@ -136,6 +136,32 @@ fn a_crash_is_reported_with_the_crash_report() {
 }
 
 #[test]
+fn an_old_crash_in_the_log_is_not_blamed_on_the_restarted_server() {
+    let mut server = start(&Config::new());
+    let mut c = server.connect().unwrap();
+    assert!(c.cmd(["DEBUG", "SEGFAULT"]).is_err());
+    server.restart(false).unwrap();
+    assert!(server.log_contains("crashed by signal").unwrap());
+
+    // A connection closed by the running server is a connection error, not
+    // "the server crashed" read from the previous run's report.
+    let mut killer = server.connect().unwrap();
+    let mut victim = server.connect().unwrap();
+    let id = victim.cmd(["CLIENT", "ID"]).unwrap();
+    let id = id.as_int().expect("CLIENT ID is an integer").to_string();
+    assert_eq!(
+        killer.cmd(["CLIENT", "KILL", "ID", &id]).unwrap(),
+        Reply::Integer(1)
+    );
+    let err = victim.cmd(["PING"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(!err.message().contains("crashed by signal"), "{err}");
+    assert!(server.is_running());
+    // The next command reconnects.
+    assert_eq!(victim.cmd(["PING"]).unwrap(), Reply::Status("PONG".into()));
+}
+
+#[test]
 fn a_bad_module_fails_fast_with_the_log_line() {
     let dir = std::env::temp_dir().join(format!("vtf-test-badmod-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
