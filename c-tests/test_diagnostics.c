@@ -117,8 +117,42 @@ static void test_crash_is_not_clean(void) {
   check_free_server(server);
 }
 
+static void test_wrapper(void) {
+  vtf_config *config = vtf_config_new();
+  CHECK(config != NULL);
+  /* `sh -c SCRIPT server args...`: the script runs with $0 = the server binary
+   * and $@ = its arguments, says so in the log and execs the server (same pid). */
+  CHECK_OK(vtf_config_set_wrapper(
+      config, "sh -c \"echo wrapped-by-the-c-test; exec \\\"$0\\\" \\\"$@\\\"\""));
+  vtf_server *server = check_start(config);
+  bool wrapped = false;
+  CHECK_OK(vtf_server_log_contains(server, "wrapped-by-the-c-test", &wrapped));
+  CHECK_MSG(wrapped, "the wrapper did not run before the server");
+  check_free_server(server);
+
+  /* A wrapper that does not exist is named in the error. */
+  CHECK_OK(vtf_config_set_wrapper(config, "/nonexistent/vtf-wrapper --flag"));
+  server = NULL;
+  CHECK(vtf_server_start(config, &server) != VTF_OK);
+  CHECK(server == NULL);
+  CHECK_CONTAINS(vtf_last_error(), "/nonexistent/vtf-wrapper");
+
+  /* Empty: no wrapper at all. */
+  CHECK_OK(vtf_config_set_wrapper(config, ""));
+  server = check_start(config);
+  CHECK_OK(vtf_server_log_contains(server, "wrapped-by-the-c-test", &wrapped));
+  CHECK(!wrapped);
+  check_free_server(server);
+
+  CHECK_STATUS(vtf_config_set_wrapper(config, "env \"unterminated"), VTF_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(vtf_config_set_wrapper(NULL, "env"), VTF_ERR_NULL_ARGUMENT);
+  CHECK_OK(vtf_config_set_wrapper(config, NULL));
+  vtf_config_free(config);
+}
+
 int main(void) {
   test_wait_until();
+  test_wrapper();
   test_info_field_and_log_tail();
   test_failed_start_message();
   test_crash_is_not_clean();

@@ -519,6 +519,18 @@ enum vtf_status vtf_config_set_version(struct vtf_config *config, const char *gi
 enum vtf_status vtf_config_set_keep_data(struct vtf_config *config, bool keep);
 
 /**
+ * Runs the server under `command`, a program and its arguments split like a
+ * command line (e.g. `"valgrind --error-exitcode=99 --leak-check=full"`),
+ * overriding env `VTF_SERVER_WRAPPER`; startup timeouts grow x10 under it.
+ * An empty string means no wrapper even when the env var is set; NULL goes
+ * back to the env var.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `command` NULL or a C string.
+ */
+enum vtf_status vtf_config_set_wrapper(struct vtf_config *config, const char *command);
+
+/**
  * Polls `condition(user_data)` until it returns true, for at most
  * `timeout_ms`; VTF_ERR_TIMEOUT names `description` (may be NULL).
  *

@@ -141,6 +141,12 @@ impl Config {
         self
     }
 
+    /// Forgets a wrapper set with [`Config::wrapper`]: env `VTF_SERVER_WRAPPER` applies again.
+    pub fn without_wrapper(mut self) -> Self {
+        self.wrapper = None;
+        self
+    }
+
     /// The wrapper in effect: the config's, else env `VTF_SERVER_WRAPPER`'s.
     pub fn wrapper_command(&self) -> Vec<String> {
         self.wrapper.clone().unwrap_or_else(wrapper)
@@ -296,7 +302,7 @@ pub fn validate_arg_name(name: &str) -> Result<()> {
         )));
     }
     // These are how vtf finds, watches and isolates the server.
-    const OWNED: [(&str, &str); 6] = [
+    const OWNED: [(&str, &str); 7] = [
         ("port", "every server gets a port reserved across processes"),
         (
             "tls-port",
@@ -312,6 +318,10 @@ pub fn validate_arg_name(name: &str) -> Result<()> {
             "the log goes to the server's log file, read by vtf",
         ),
         ("daemonize", "vtf watches the server process itself"),
+        (
+            "cluster-port",
+            "the cluster bus is on port + 10000, which vtf reserves with the port",
+        ),
     ];
     if let Some((owned, why)) = OWNED.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
         return Err(Error::invalid(format!(

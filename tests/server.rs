@@ -245,7 +245,15 @@ fn relative_paths_mean_the_test_directory() {
 
 #[test]
 fn arguments_vtf_owns_are_refused_before_spawning() {
-    for name in ["port", "bind", "daemonize", "--maxmemory", "", "max memory"] {
+    for name in [
+        "port",
+        "bind",
+        "daemonize",
+        "cluster-port",
+        "--maxmemory",
+        "",
+        "max memory",
+    ] {
         let err = Server::start(&Config::new().arg(name, "x")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{name}: {err}");
     }

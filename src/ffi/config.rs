@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::ptr;
 use std::time::Duration;
 
-use super::{guard, guard_value, handle_mut, null, str_arg, vtf_status};
+use super::{guard, guard_value, handle_mut, null, opt_str_arg, str_arg, vtf_status};
 use crate::config::{validate_arg_name, Config, TlsMode};
 use crate::error::{Error, Result};
 
@@ -228,5 +228,36 @@ pub unsafe extern "C" fn vtf_config_set_keep_data(config: *mut Config, keep: boo
     guard("vtf_config_set_keep_data", || {
         // SAFETY: caller's contract.
         unsafe { update(config, |c| c.keep_data(keep)) }
+    })
+}
+
+/// Runs the server under `command`, a program and its arguments split like a
+/// command line (e.g. `"valgrind --error-exitcode=99 --leak-check=full"`),
+/// overriding env `VTF_SERVER_WRAPPER`; startup timeouts grow x10 under it.
+/// An empty string means no wrapper even when the env var is set; NULL goes
+/// back to the env var.
+///
+/// # Safety
+/// `config` must be NULL or a live config; `command` NULL or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_wrapper(
+    config: *mut Config,
+    command: *const c_char,
+) -> vtf_status {
+    guard("vtf_config_set_wrapper", || {
+        // SAFETY: caller's contract.
+        let command = unsafe { opt_str_arg(command, "command") }?;
+        let words = match command {
+            Some(line) if line.trim().is_empty() => Some(Vec::new()),
+            Some(line) => Some(crate::client::split_command(line)?),
+            None => None,
+        };
+        // SAFETY: caller's contract.
+        unsafe {
+            update(config, |c| match words {
+                Some(words) => c.wrapper(words),
+                None => c.without_wrapper(),
+            })
+        }
     })
 }
