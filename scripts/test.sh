@@ -33,6 +33,9 @@ for t in server replication cluster; do
 done
 VTF_TLS=1 cargo test "${tls_tests[@]}"
 
+step "cargo test --test server with VTF_TLS=mutual (clients present certificates)"
+VTF_TLS=mutual cargo test --test server
+
 step "C and C++ tests (ctest -j against the installed package)"
 scripts/c-tests.sh
 

@@ -169,10 +169,14 @@ impl Config {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The TLS mode: the one chosen, else on when env `VTF_TLS=1`.
+    /// The TLS mode: the one chosen, else on when env `VTF_TLS=1`
+    /// (mutual TLS when `VTF_TLS=mutual`).
     pub fn tls_mode(&self) -> TlsMode {
         self.tls.unwrap_or_else(|| {
-            if env_flag("VTF_TLS") {
+            let mutual = env::var("VTF_TLS").is_ok_and(|v| v.trim().eq_ignore_ascii_case("mutual"));
+            if mutual {
+                TlsMode::Mutual
+            } else if env_flag("VTF_TLS") {
                 TlsMode::On
             } else {
                 TlsMode::Off

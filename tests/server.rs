@@ -229,6 +229,31 @@ fn tls_servers_serve_tls_only() {
     }
 }
 
+/// Follows whatever `VTF_TLS` the runner set: scripts/test.sh runs this file
+/// without it, with `VTF_TLS=1` and with `VTF_TLS=mutual`.
+#[test]
+fn env_vtf_tls_applies_to_configs_that_did_not_choose() {
+    use vtf::TlsMode;
+    let expected = match std::env::var("VTF_TLS").unwrap_or_default().trim() {
+        "" | "0" | "no" => TlsMode::Off,
+        "mutual" => TlsMode::Mutual,
+        _ => TlsMode::On,
+    };
+    let server = start(&Config::new());
+    assert_eq!(server.tls_mode(), expected);
+    assert_eq!(server.tls_files().is_some(), expected != TlsMode::Off);
+    let mut c = server.connect().unwrap();
+    assert_eq!(c.cmd(["PING"]).unwrap(), Reply::Status("PONG".into()));
+    if expected == TlsMode::Mutual {
+        let auth = c.cmd(["CONFIG", "GET", "tls-auth-clients"]).unwrap();
+        assert_eq!(auth.elements()[1].as_str(), Some("yes"));
+    }
+    // A config that chose keeps its choice.
+    let plain = start(&Config::new().tls(TlsMode::Off));
+    assert_eq!(plain.tls_mode(), TlsMode::Off);
+    assert!(plain.tls_files().is_none());
+}
+
 #[test]
 fn relative_paths_mean_the_test_directory() {
     // A config file given relative to the test's working directory, while the
