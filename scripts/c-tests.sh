@@ -3,6 +3,7 @@
 # runs, against that prefix only (as users do):
 #   - c-tests/           the C tests (and c-tests/cpp when present), ctest -j2
 #   - c-tests/consumer/  find_package (static, shared, C++) and pkg-config
+#   - README.md's C++ GoogleTest example as a fresh project
 #   - a bare `cc ... $(pkg-config --cflags --libs vtf)` build of a program
 # Exits non-zero on the first failure.
 #
@@ -44,8 +45,41 @@ cc -std=c11 -Wall -Wextra -Werror -DVTF_EXPECTED_VERSION="\"$version\"" \
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir vtf)" "$work/consumer-build/pkgconfig-bare"
 
 step "C tests against the installed package"
-cmake -S "$root/c-tests" -B "$work/c-tests-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+# The example module needs valkeymodule.h from a Valkey source tree; here it
+# is required, so the module suites cannot silently turn into disabled tests.
+if [ -z "${VALKEY_MODULE_H_DIR:-}" ]; then
+  VALKEY_MODULE_H_DIR="$("$root/scripts/fetch-valkey-source.sh")/src"
+  export VALKEY_MODULE_H_DIR
+fi
+cmake -S "$root/c-tests" -B "$work/c-tests-build" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DVTF_REQUIRE_EXAMPLE_MODULE=ON >/dev/null
 cmake --build "$work/c-tests-build" -j "$jobs"
 ctest --test-dir "$work/c-tests-build" --output-on-failure -j "$jobs"
+
+step "README's C++ example, copied into a fresh CMake project"
+readme_project="$work/readme-example"
+rm -rf "$readme_project" "$readme_project-build"
+mkdir -p "$readme_project"
+# The first cmake and cpp blocks after the heading "### A complete example".
+extract() {
+  awk -v lang="$1" '
+    /^### A complete example/ { inside = 1; next }
+    inside && /^### / { exit }
+    inside && !done && $0 == "```" lang { copying = 1; next }
+    copying && /^```/ { copying = 0; done = 1; next }
+    copying { print }
+  ' "$root/README.md"
+}
+extract cmake > "$readme_project/CMakeLists.txt"
+extract cpp > "$readme_project/mymodule_test.cpp"
+for f in CMakeLists.txt mymodule_test.cpp; do
+  [ -s "$readme_project/$f" ] || { echo "c-tests.sh: README.md gave no $f" >&2; exit 1; }
+done
+module=$(find "$work/c-tests-build" -name vtfexample.so -print -quit)
+[ -n "$module" ] || { echo "c-tests.sh: vtfexample.so was not built" >&2; exit 1; }
+cmake -S "$readme_project" -B "$readme_project-build" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DMYMODULE_PATH="$module" >/dev/null
+cmake --build "$readme_project-build" -j "$jobs"
+ctest --test-dir "$readme_project-build" --output-on-failure -j "$jobs"
 
 step "all C/CMake checks passed"
