@@ -745,7 +745,7 @@ const char *vtf_server_log_path(const struct vtf_server *server);
 bool vtf_server_is_running(const struct vtf_server *server);
 
 /**
- * Stops the server gracefully (SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL); idempotent.
+ * Stops the server gracefully (SHUTDOWN NOSAVE NOW, then SIGTERM, then SIGKILL); idempotent.
  *
  * # Safety
  * `server` must be NULL or a live server.

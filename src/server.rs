@@ -551,7 +551,7 @@ impl Server {
         Client::connect(self)
     }
 
-    /// Stops the server: SHUTDOWN NOSAVE, a bounded wait, then SIGTERM, then
+    /// Stops the server: SHUTDOWN NOSAVE NOW, a bounded wait, then SIGTERM, then
     /// SIGKILL, by pid. Stopping a stopped server does nothing.
     pub fn stop(&mut self) -> Result<()> {
         self.shutdown(false)
@@ -568,9 +568,16 @@ impl Server {
             Duration::from_secs(60)
         };
         let command = if save { "SAVE" } else { "NOSAVE" };
+        // NOW: a primary does not wait (up to shutdown-timeout, ~1 s in practice)
+        // for its replicas to acknowledge the last writes; tests that need the
+        // replicas caught up say so with wait_sync. Valkey and Redis >= 7 know it.
+        let mut shutdown = vec!["SHUTDOWN", command];
+        if self.engine.is_valkey() || self.engine.version.0 >= 7 {
+            shutdown.push("NOW");
+        }
         if let Ok(mut client) = Client::connect(self) {
             // The reply is the connection closing; an error reply means it refused.
-            if let Ok(reply) = client.cmd_unwatched(["SHUTDOWN", command]) {
+            if let Ok(reply) = client.cmd_unwatched(&shutdown) {
                 if let Some(err) = reply.error() {
                     eprintln!(
                         "vtf: SHUTDOWN {command} refused by {}: {err}",

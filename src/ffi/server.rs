@@ -121,7 +121,7 @@ pub unsafe extern "C" fn vtf_server_is_running(server: *const Server) -> bool {
     })
 }
 
-/// Stops the server gracefully (SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL); idempotent.
+/// Stops the server gracefully (SHUTDOWN NOSAVE NOW, then SIGTERM, then SIGKILL); idempotent.
 ///
 /// # Safety
 /// `server` must be NULL or a live server.
