@@ -66,7 +66,7 @@ impl Cluster {
         let engine = Engine::detect(&config.resolve_binary()?)?;
         let node_config = node_config(config, &engine);
         let started = Instant::now();
-        let nodes = start_nodes(&node_config, count)?;
+        let nodes = crate::server::start_group_nodes(&node_config, count, "cluster node")?;
         let cluster = Cluster {
             nodes: nodes.into_iter().map(Box::new).collect(),
             shards,
@@ -870,45 +870,6 @@ fn node_config(config: &Config, engine: &Engine) -> Config {
         default("cluster-ping-interval", PING_INTERVAL_MS.to_string());
     }
     node
-}
-
-/// Starts `count` nodes concurrently; on a failure the started ones are stopped.
-fn start_nodes(config: &Config, count: usize) -> Result<Vec<Server>> {
-    let results: Vec<Result<Server>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..count)
-            .map(|_| scope.spawn(|| Server::start(config)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::new(
-                        ErrorKind::Panic,
-                        "a thread starting a cluster node panicked",
-                    ))
-                })
-            })
-            .collect()
-    });
-    let mut nodes = Vec::with_capacity(count);
-    let mut first_error = None;
-    for (index, result) in results.into_iter().enumerate() {
-        match result {
-            Ok(mut server) => {
-                server.in_group = true;
-                nodes.push(server);
-            }
-            Err(e) if first_error.is_none() => {
-                first_error = Some(e.context(format!("starting cluster node {index} of {count}")))
-            }
-            Err(_) => {}
-        }
-    }
-    match first_error {
-        // Dropping `nodes` stops the ones that started.
-        Some(e) => Err(e),
-        None => Ok(nodes),
-    }
 }
 
 /// Timeouts grow tenfold under `VTF_SERVER_WRAPPER` (valgrind), as startup does.

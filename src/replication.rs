@@ -96,36 +96,10 @@ impl Replication {
         let attached = replica_config
             .clone()
             .set_arg("replicaof", replicaof(primary.port()));
-        // Concurrently: each start is mostly waiting for the process.
-        let started: Vec<Result<Server>> = thread::scope(|scope| {
-            let handles: Vec<_> = (0..replicas)
-                .map(|i| {
-                    let config = &attached;
-                    scope.spawn(move || {
-                        Server::start(config)
-                            .map_err(|e| e.context(format!("starting replica {i}")))
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::new(
-                            ErrorKind::Panic,
-                            "a thread starting a replica panicked",
-                        ))
-                    })
-                })
-                .collect()
-        });
+        // On an error, the servers started so far are dropped, which stops them.
+        let replicas = crate::server::start_group_nodes(&attached, replicas, "replica")?;
         let mut nodes = vec![Box::new(primary)];
-        for result in started {
-            // On an error, the servers started so far are dropped, which stops them.
-            let mut replica = result?;
-            replica.in_group = true;
-            nodes.push(Box::new(replica));
-        }
+        nodes.extend(replicas.into_iter().map(Box::new));
         let group = Replication {
             order: (0..nodes.len()).collect(),
             nodes,

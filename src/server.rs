@@ -901,3 +901,44 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Starts `count` servers of a group from `config` concurrently (each start is
+/// mostly waiting for its process), marked as owned by the group. On a failure
+/// the ones that started are stopped and the first error names `what` and its index.
+pub(crate) fn start_group_nodes(config: &Config, count: usize, what: &str) -> Result<Vec<Server>> {
+    let results: Vec<Result<Server>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..count)
+            .map(|_| scope.spawn(|| Server::start(config)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::new(
+                        ErrorKind::Panic,
+                        format!("a thread starting a {what} panicked"),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut nodes = Vec::with_capacity(count);
+    let mut first_error = None;
+    for (index, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(mut server) => {
+                server.in_group = true;
+                nodes.push(server);
+            }
+            Err(e) if first_error.is_none() => {
+                first_error = Some(e.context(format!("starting {what} {index} of {count}")))
+            }
+            Err(_) => {}
+        }
+    }
+    match first_error {
+        // Dropping `nodes` stops the ones that started.
+        Some(e) => Err(e),
+        None => Ok(nodes),
+    }
+}
