@@ -194,6 +194,20 @@ static inline void check_cmd_int_at(const char *file, int line, vtf_client *clie
 #define check_cmd_int(client, command, want) \
   check_cmd_int_at(__FILE__, __LINE__, (client), (command), (want))
 
+/* Crashes the server with DEBUG SEGFAULT (needs enable-debug-command); returns
+ * the status of that call or, when the reply won the race, of the next PING. */
+static inline vtf_status crash_server(vtf_client *client) {
+  vtf_reply *reply = NULL;
+  vtf_status status = vtf_client_command_str(client, "DEBUG SEGFAULT", &reply);
+  if (status == VTF_OK) {
+    vtf_reply_free(reply);
+    reply = NULL;
+    status = vtf_client_command_str(client, "PING", &reply);
+    vtf_reply_free(reply);
+  }
+  return status;
+}
+
 #define CHECK_DONE(name)                                      \
   do {                                                        \
     printf("%s: %d checks passed\n", (name), check_count);    \

@@ -102,13 +102,7 @@ static void test_failed_start_message(void) {
 static void test_crash_is_not_clean(void) {
   vtf_server *server = check_start(NULL);
   vtf_client *client = check_connect(server);
-  vtf_reply *reply = NULL;
-  vtf_status status = vtf_client_command_str(client, "DEBUG SEGFAULT", &reply);
-  if (status == VTF_OK) {
-    vtf_reply_free(reply);
-    reply = NULL;
-    status = vtf_client_command_str(client, "PING", &reply);
-  }
+  vtf_status status = crash_server(client);
   CHECK_STATUS(status, VTF_ERR_SERVER_EXITED);
   vtf_client_free(client);
   CHECK_STATUS(vtf_server_check_clean(server), VTF_ERR_SERVER_EXITED);
