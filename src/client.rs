@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterConnection};
-use redis::{Cmd, ConnectionLike, RedisError};
+use redis::{Cmd, ConnectionLike, IntoConnectionInfo, RedisError};
 
 use crate::config::TlsMode;
 use crate::error::{Error, ErrorKind, Result};
@@ -321,15 +321,22 @@ fn url(port: u16, mode: TlsMode) -> String {
 }
 
 fn single_client(port: u16, mode: TlsMode) -> Result<redis::Client> {
-    let built = if mode.is_on() {
+    let certs = if mode.is_on() {
         tls::install_crypto_provider();
-        redis::Client::build_with_tls(
-            url(port, mode),
-            tls::client_certificates(mode == TlsMode::Mutual)?,
-        )
+        Some(tls::client_certificates(mode == TlsMode::Mutual)?)
     } else {
-        redis::Client::open(url(port, mode))
+        None
     };
+    let built = url(port, mode).into_connection_info().and_then(|info| {
+        // No CLIENT SETINFO on connect: one round trip less for every
+        // connection (readiness probes over TLS, stop, info_field).
+        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        let info = info.set_redis_settings(settings);
+        match certs {
+            Some(certs) => redis::Client::build_with_tls(info, certs),
+            None => redis::Client::open(info),
+        }
+    });
     built.map_err(|e| {
         Error::new(
             ErrorKind::Connection,
