@@ -67,21 +67,6 @@ typedef enum vtf_status {
 } vtf_status;
 
 /**
- * A sanitizer to build the server with.
- */
-typedef enum vtf_sanitizer {
-  VTF_SANITIZER_NONE = 0,
-  /**
-   * `make SANITIZER=address`
-   */
-  VTF_SANITIZER_ADDRESS,
-  /**
-   * `make SANITIZER=undefined`
-   */
-  VTF_SANITIZER_UNDEFINED,
-} vtf_sanitizer;
-
-/**
  * The type of a reply (RESP2 and RESP3).
  */
 typedef enum vtf_reply_type {
@@ -117,6 +102,21 @@ typedef enum vtf_tls_mode {
    */
   VTF_TLS_MUTUAL,
 } vtf_tls_mode;
+
+/**
+ * A sanitizer to build the server with.
+ */
+typedef enum vtf_sanitizer {
+  VTF_SANITIZER_NONE = 0,
+  /**
+   * `make SANITIZER=address`
+   */
+  VTF_SANITIZER_ADDRESS,
+  /**
+   * `make SANITIZER=undefined`
+   */
+  VTF_SANITIZER_UNDEFINED,
+} vtf_sanitizer;
 
 /**
  * How to build: TLS (on by default), sanitizer, extra `make` arguments and
@@ -277,7 +277,7 @@ enum vtf_status vtf_build_options_set_tls(struct vtf_build_options *options, boo
  * `options` must be NULL or a live `vtf_build_options`.
  */
 enum vtf_status vtf_build_options_set_sanitizer(struct vtf_build_options *options,
-                                                enum vtf_sanitizer sanitizer);
+                                                vtf_sanitizer sanitizer);
 
 /**
  * One more argument for `make` (`"MALLOC=libc"`); part of the cache key.
@@ -502,8 +502,9 @@ enum vtf_status vtf_config_set_tls(struct vtf_config *config, vtf_tls_mode mode)
 enum vtf_status vtf_config_set_startup_timeout_ms(struct vtf_config *config, uint32_t ms);
 
 /**
- * The Valkey version (git ref) to build from source when no binary is found
- * otherwise (overrides env VTF_VALKEY_VERSION).
+ * The Valkey version (git ref) to run, built from source and cached (from env
+ * VTF_VALKEY_REPO or the Valkey repository). Used unless the config names a
+ * binary; wins over VTF_SERVER_BINARY, PATH and VTF_VALKEY_VERSION.
  *
  * # Safety
  * Pointers must be NULL or valid.

@@ -47,10 +47,12 @@ LD_LIBRARY_PATH="$(pkg-config --variable=libdir vtf)" "$work/consumer-build/pkgc
 step "C tests against the installed package"
 # The example module needs valkeymodule.h from a Valkey source tree; here it
 # is required, so the module suites cannot silently turn into disabled tests.
-if [ -z "${VALKEY_MODULE_H_DIR:-}" ]; then
-  VALKEY_MODULE_H_DIR="$("$root/scripts/fetch-valkey-source.sh")/src"
-  export VALKEY_MODULE_H_DIR
-fi
+# test_build builds 8.1.1 from the same repository, into the cache that the
+# Rust build tests fill (so it is usually a cache hit).
+VTF_TEST_VALKEY_REPO="$("$root/scripts/fetch-valkey-source.sh")"
+VALKEY_MODULE_H_DIR="${VALKEY_MODULE_H_DIR:-$VTF_TEST_VALKEY_REPO/src}"
+VTF_CACHE_DIR="${VTF_CACHE_DIR:-$root/target/vtf-cache}"
+export VTF_TEST_VALKEY_REPO VALKEY_MODULE_H_DIR VTF_CACHE_DIR
 cmake -S "$root/c-tests" -B "$work/c-tests-build" -DCMAKE_PREFIX_PATH="$prefix" \
       -DVTF_REQUIRE_EXAMPLE_MODULE=ON >/dev/null
 cmake --build "$work/c-tests-build" -j "$jobs"

@@ -48,7 +48,10 @@ mkdir -p "$repo.tmp"
 tar -xJf "$tarball" -C "$repo.tmp" --strip-components=1
 git -C "$repo.tmp" init -q
 git -C "$repo.tmp" -c user.name=vtf -c user.email=vtf@localhost add -A -f
-git -C "$repo.tmp" -c user.name=vtf -c user.email=vtf@localhost commit -q -m "Valkey 8.1.1 (Debian upstream tarball)"
+# Fixed dates: the same tarball gives the same commit id on every machine and
+# every fetch, so build caches keyed by commit stay valid.
+GIT_AUTHOR_DATE="2025-04-23T00:00:00Z" GIT_COMMITTER_DATE="2025-04-23T00:00:00Z" \
+  git -C "$repo.tmp" -c user.name=vtf -c user.email=vtf@localhost commit -q -m "Valkey 8.1.1 (Debian upstream tarball)"
 git -C "$repo.tmp" tag 8.1.1
 rm -rf "$repo"
 mv "$repo.tmp" "$repo"

@@ -68,8 +68,9 @@ impl Config {
         self
     }
 
-    /// A Valkey version (git ref) to build from source when no binary is
-    /// found otherwise; overrides env `VTF_VALKEY_VERSION`.
+    /// A Valkey version (git ref) to run, built from source (and cached) from
+    /// env `VTF_VALKEY_REPO` or the Valkey project's repository. Used unless the
+    /// config also names a binary; wins over `VTF_SERVER_BINARY` and `PATH`.
     pub fn version(mut self, git_ref: impl Into<String>) -> Self {
         self.version = Some(git_ref.into());
         self
@@ -223,10 +224,10 @@ impl Config {
         Ok(())
     }
 
-    /// Finds the server binary; first match wins: the config's path, env
-    /// `VTF_SERVER_BINARY`, `valkey-server` on PATH, then a cached source
-    /// build of the config's version or env `VTF_VALKEY_VERSION`. The error
-    /// lists every place tried.
+    /// Finds the server binary; first match wins: the config's path, a
+    /// (cached) source build of the config's version, env `VTF_SERVER_BINARY`,
+    /// `valkey-server` on PATH, then a source build of env
+    /// `VTF_VALKEY_VERSION`. The error lists every place tried.
     pub fn resolve_binary(&self) -> Result<PathBuf> {
         let mut tried = Vec::new();
         if let Some(path) = &self.binary {
@@ -241,6 +242,15 @@ impl Config {
             });
         }
         tried.push("the config's binary: not set".to_string());
+        // A version named in the config is as explicit as a binary: it wins
+        // over whatever the environment offers.
+        if let Some(version) = &self.version {
+            return crate::build::server_for_version(version).map_err(|e| {
+                e.context(format!(
+                    "building Valkey {version} (the config's version) from source failed"
+                ))
+            });
+        }
         match env::var_os("VTF_SERVER_BINARY").filter(|v| !v.is_empty()) {
             Some(path) => {
                 let path = PathBuf::from(path);
@@ -263,11 +273,9 @@ impl Config {
                 env::var("PATH").unwrap_or_default()
             )),
         }
-        let version = self.version.clone().or_else(|| {
-            env::var("VTF_VALKEY_VERSION")
-                .ok()
-                .filter(|v| !v.is_empty())
-        });
+        let version = env::var("VTF_VALKEY_VERSION")
+            .ok()
+            .filter(|v| !v.is_empty());
         match version {
             Some(version) => crate::build::server_for_version(&version).map_err(|e| {
                 e.context(format!(

@@ -580,10 +580,16 @@ fn nonexistent_ref_fails_with_a_build_error_naming_it() {
         assert_eq!(
             cbuild::vtf_build_options_set_sanitizer(
                 options,
-                cbuild::vtf_sanitizer::VTF_SANITIZER_NONE
+                cbuild::vtf_sanitizer::VTF_SANITIZER_NONE as cbuild::RawSanitizer
             ),
             vtf_status::VTF_OK
         );
+        // Any int can arrive from C: an undeclared one is refused, not trusted.
+        assert_eq!(
+            cbuild::vtf_build_options_set_sanitizer(options, 42),
+            vtf_status::VTF_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("42"), "{}", last_error());
         cbuild::vtf_build_options_free(options);
     }
     assert_eq!(out, sentinel, "out-parameter written on failure");

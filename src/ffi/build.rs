@@ -24,6 +24,11 @@ pub enum vtf_sanitizer {
     VTF_SANITIZER_UNDEFINED,
 }
 
+/// A `vtf_sanitizer` as C passes it: any int, checked before use (a Rust enum
+/// parameter holding an undeclared value would be undefined behaviour).
+/// `vtf_sanitizer` in vtf.h.
+pub type RawSanitizer = std::ffi::c_int;
+
 /// Builds `git_ref` (tag, branch or commit) of `repo` (NULL: env
 /// `VTF_VALKEY_REPO`, else the Valkey project's repository; a local path or
 /// any git URL) with TLS, and writes the path of the cached `valkey-server`
@@ -171,19 +176,17 @@ pub unsafe extern "C" fn vtf_build_options_set_tls(
 #[no_mangle]
 pub unsafe extern "C" fn vtf_build_options_set_sanitizer(
     options: *mut BuildOptions,
-    sanitizer: vtf_sanitizer,
+    sanitizer: RawSanitizer,
 ) -> vtf_status {
     guard("vtf_build_options_set_sanitizer", || {
-        // A C caller can pass any int; read it as one before trusting it.
-        // SAFETY: vtf_sanitizer is repr(C), the size of a C int.
-        let raw: i32 = unsafe { std::mem::transmute_copy(&sanitizer) };
-        let sanitizer = match raw {
-            0 => None,
-            1 => Some(Sanitizer::Address),
-            2 => Some(Sanitizer::Undefined),
+        use vtf_sanitizer::*;
+        let sanitizer = match sanitizer {
+            x if x == VTF_SANITIZER_NONE as RawSanitizer => None,
+            x if x == VTF_SANITIZER_ADDRESS as RawSanitizer => Some(Sanitizer::Address),
+            x if x == VTF_SANITIZER_UNDEFINED as RawSanitizer => Some(Sanitizer::Undefined),
             _ => {
                 return Err(Error::invalid(format!(
-                    "sanitizer {raw} is not a vtf_sanitizer"
+                    "sanitizer {sanitizer} is not a vtf_sanitizer"
                 )))
             }
         };

@@ -198,8 +198,9 @@ pub unsafe extern "C" fn vtf_config_set_startup_timeout_ms(
     })
 }
 
-/// The Valkey version (git ref) to build from source when no binary is found
-/// otherwise (overrides env VTF_VALKEY_VERSION).
+/// The Valkey version (git ref) to run, built from source and cached (from env
+/// VTF_VALKEY_REPO or the Valkey repository). Used unless the config names a
+/// binary; wins over VTF_SERVER_BINARY, PATH and VTF_VALKEY_VERSION.
 ///
 /// # Safety
 /// Pointers must be NULL or valid.
