@@ -66,7 +66,7 @@ fn run() -> R<()> {
     for (what, took) in &t.0 {
         println!("   {what:<width$}  {:>10}", ms(*took));
     }
-    println!("\nevery server above was started, checked and stopped by vtf; none is left running.");
+    println!("\nevery server above was started by vtf and stopped by it, by pid, when its handle was dropped.");
     Ok(())
 }
 
