@@ -183,12 +183,29 @@ class Config {
   Config& startup_timeout(std::chrono::milliseconds timeout) & { startup_timeout_ = timeout; return *this; }
   Config&& startup_timeout(std::chrono::milliseconds timeout) && { return std::move(startup_timeout(timeout)); }
 
+  /// A Valkey version (git ref) to run, built from source and cached; wins over
+  /// VTF_SERVER_BINARY and PATH (not over binary()).
+  Config& version(std::string git_ref) & { version_ = std::move(git_ref); return *this; }
+  Config&& version(std::string git_ref) && { return std::move(version(std::move(git_ref))); }
+
+  /// Keep the server's directory (log, data) when it is stopped and freed.
+  Config& keep_data(bool keep = true) & { keep_data_ = keep; return *this; }
+  Config&& keep_data(bool keep = true) && { return std::move(keep_data(keep)); }
+
+  /// Run the server under a command line, e.g. "valgrind --error-exitcode=99"
+  /// (double quotes group); "" means no wrapper even when VTF_SERVER_WRAPPER is set.
+  Config& wrapper(std::string command) & { wrapper_ = std::move(command); return *this; }
+  Config&& wrapper(std::string command) && { return std::move(wrapper(std::move(command))); }
+
   const std::vector<std::pair<std::string, std::string>>& args() const noexcept { return args_; }
   const std::vector<Module>& modules() const noexcept { return modules_; }
   const std::optional<std::string>& binary() const noexcept { return binary_; }
   const std::optional<std::string>& config_file() const noexcept { return config_file_; }
   const std::optional<vtf_tls_mode>& tls() const noexcept { return tls_; }
   const std::optional<std::chrono::milliseconds>& startup_timeout() const noexcept { return startup_timeout_; }
+  const std::optional<std::string>& version() const noexcept { return version_; }
+  bool keep_data() const noexcept { return keep_data_; }
+  const std::optional<std::string>& wrapper() const noexcept { return wrapper_; }
 
   /// A fresh C config with everything applied; owned by the returned pointer.
   detail::CConfig to_c() const {
@@ -210,6 +227,9 @@ class Config {
     if (startup_timeout_)
       detail::check(vtf_config_set_startup_timeout_ms(c.get(), detail::to_ms(*startup_timeout_)),
                     "vtf_config_set_startup_timeout_ms");
+    if (version_) detail::check(vtf_config_set_version(c.get(), version_->c_str()), "vtf_config_set_version");
+    if (keep_data_) detail::check(vtf_config_set_keep_data(c.get(), true), "vtf_config_set_keep_data");
+    if (wrapper_) detail::check(vtf_config_set_wrapper(c.get(), wrapper_->c_str()), "vtf_config_set_wrapper");
     return c;
   }
 
@@ -220,6 +240,9 @@ class Config {
   std::optional<std::string> config_file_;
   std::optional<vtf_tls_mode> tls_;
   std::optional<std::chrono::milliseconds> startup_timeout_;
+  std::optional<std::string> version_;
+  bool keep_data_ = false;
+  std::optional<std::string> wrapper_;
 };
 
 // ---------------------------------------------------------------------------

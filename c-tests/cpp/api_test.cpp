@@ -1,5 +1,7 @@
 // Tests of the C++ layer itself (vtf.hpp, vtf_gtest.hpp) against real servers.
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +30,26 @@ TEST(Config, BuilderKeepsArgumentsInOrderAndCopiesAreIndependent) {
   ASSERT_EQ(copy.args().size(), 3u);
   EXPECT_EQ(copy.args()[2].second, "");
   EXPECT_EQ(copy.tls(), VTF_TLS_ON);
+}
+
+TEST(ConfigExtras, WrapperRunsBeforeTheServerAndKeepDataKeepsTheDirectory) {
+  std::string dir;
+  {
+    // `sh -c SCRIPT server args...`: $0 is the server binary, $@ its arguments.
+    vtf::Server server(vtf::Config()
+                           .wrapper("sh -c \"echo wrapped-by-the-cpp-test; exec \\\"$0\\\" \\\"$@\\\"\"")
+                           .keep_data());
+    EXPECT_TRUE(server.log_contains("wrapped-by-the-cpp-test"));
+    EXPECT_REPLY_EQ(server.connect().command("PING"), "PONG");
+    dir = server.dir();
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(dir)) << dir << " was removed despite keep_data()";
+  std::string command = "rm -rf '" + dir + "'";
+  EXPECT_EQ(std::system(command.c_str()), 0);
+
+  vtf::Server plain(vtf::Config().wrapper(""));
+  EXPECT_FALSE(plain.log_contains("wrapped-by-the-cpp-test"));
+  EXPECT_THROW(vtf::Server(vtf::Config().wrapper("sh \"unterminated")), vtf::Error);
 }
 
 TEST(Library, VersionAndStatusNames) {
