@@ -16,8 +16,8 @@ use vtf::{Cluster, Config, Replication, Server};
 
 const TRIALS: usize = 3;
 const GONE_WITHIN: Duration = Duration::from_secs(2);
-/// 1 standalone + 3 in the replication group + 6 in the cluster.
-const SERVER_PROCESSES: usize = 10;
+/// 3 standalone + 3 in the replication group + 6 in the cluster.
+const SERVER_PROCESSES: usize = 12;
 
 /// The state letter of /proc/<pid>/stat ("R", "S", "Z" ...), if the process exists.
 fn proc_state(pid: u32) -> Option<char> {
@@ -41,10 +41,13 @@ fn running(pid: u32) -> bool {
 #[ignore = "the holder process of killed_test_process_leaves_no_servers"]
 fn orphan_holder() {
     let config = Config::new();
-    let standalone = Server::start(&config).expect("start");
+    let standalone: Vec<Server> = (0..3)
+        .map(|_| Server::start(&config).expect("start"))
+        .collect();
     let group = Replication::create(&config, 2).expect("replication group");
     let cluster = Cluster::start(&config, 3, 1).expect("cluster");
-    let servers = std::iter::once(&standalone)
+    let servers = standalone
+        .iter()
         .chain(std::iter::once(group.primary()))
         .chain(group.replicas())
         .chain(cluster.nodes());
