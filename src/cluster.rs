@@ -271,8 +271,24 @@ impl Cluster {
             let reply = client.cmd(["CLUSTER", "MYID"])?;
             ids.push(text(&reply, &self.nodes[index], "CLUSTER MYID")?);
         }
-        let primaries = self.nodes.iter().zip(clients.iter_mut()).take(self.shards);
-        for (shard, (node, client)) in primaries.enumerate() {
+        // A primary reports cluster_state:ok only 2 s after its start
+        // (CLUSTER_WRITABLE_DELAY); a replica has no such delay, and a
+        // replica that is already ok stays ok when it takes over. So when
+        // every shard has a replica, its first replica owns the slots while
+        // the cluster forms, the future primary follows it, and then takes
+        // the shard over (CLUSTER FAILOVER TAKEOVER) once it sees the
+        // cluster ok: the roles end as documented, in a fraction of the time.
+        let swap = self.replicas_per_shard > 0 && engine.at_least(7, 0);
+        let owner = |shard: usize| {
+            if swap {
+                self.replica_index(shard, 0).unwrap_or(shard)
+            } else {
+                shard
+            }
+        };
+        for shard in 0..self.shards {
+            let index = owner(shard);
+            let (node, client) = (&self.nodes[index], &mut clients[index]);
             // Distinct epochs up front spare the nodes resolving collisions
             // later (valkey-cli does the same). Only a speed-up: errors ignored.
             let epoch = (shard + 1).to_string();
@@ -296,18 +312,24 @@ impl Cluster {
                 &format!("CLUSTER ADDSLOTSRANGE {first} {last}"),
             )?;
         }
-        // Meeting every node from one is enough: gossip spreads the rest.
-        for index in 1..self.nodes.len() {
-            let port = self.nodes[index].port().to_string();
-            let reply = clients[0].cmd(["CLUSTER", "MEET", "127.0.0.1", port.as_str()])?;
-            expect_ok(
-                &reply,
-                &self.nodes[0],
-                &format!("CLUSTER MEET 127.0.0.1 {port}"),
-            )?;
+        // Every node meets every later one: each learns the others from its
+        // own handshake instead of waiting for gossip to pass them along.
+        for (from, client) in clients.iter_mut().enumerate() {
+            for to in &self.nodes[from + 1..] {
+                let port = to.port().to_string();
+                let reply = client.cmd(["CLUSTER", "MEET", "127.0.0.1", port.as_str()])?;
+                expect_ok(
+                    &reply,
+                    &self.nodes[from],
+                    &format!("CLUSTER MEET 127.0.0.1 {port}"),
+                )?;
+            }
         }
         // A replica can follow its primary once gossip has told it about it.
-        let mut pending: Vec<usize> = (self.shards..self.nodes.len()).collect();
+        let owners: Vec<usize> = (0..self.shards).map(owner).collect();
+        let mut pending: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| !owners.contains(i))
+            .collect();
         let mut last_error = String::new();
         process::poll_until(
             deadline.saturating_duration_since(Instant::now()),
@@ -315,7 +337,7 @@ impl Cluster {
             || {
                 let mut still = Vec::new();
                 for &index in &pending {
-                    let primary = self.shard_of(index).unwrap_or(0);
+                    let primary = owner(self.shard_of(index).unwrap_or(0));
                     match clients[index].cmd(["CLUSTER", "REPLICATE", ids[primary].as_str()]) {
                         Ok(Reply::Error(e)) => {
                             last_error = format!(
@@ -349,7 +371,14 @@ impl Cluster {
             ));
         }
         if self.replicas_per_shard > 0 && engine.at_least(7, 0) {
-            self.nudge_replication_offsets(&mut clients, deadline)?;
+            self.nudge_replication_offsets(&mut clients, &owners, deadline)?;
+        }
+        if swap {
+            self.take_over_shards(&mut clients, &ids, deadline)?;
+            // The new primaries write once more, so that every replica
+            // (the former owners included) shows a fresh offset in gossip.
+            let primaries: Vec<usize> = (0..self.shards).collect();
+            self.nudge_replication_offsets(&mut clients, &primaries, deadline)?;
         }
         drop(clients);
         let mut expect: Vec<Expect> = (0..self.shards)
@@ -369,18 +398,132 @@ impl Cluster {
         self.wait_converged(deadline.saturating_duration_since(Instant::now()), &expect)
     }
 
+    /// The swap's second half: each future primary (node `shard`, now a
+    /// replica) waits until it sees the cluster ok and its sync is done, then
+    /// takes its shard over. One shard at a time, each after every node shows
+    /// the new owner: simultaneous takeovers picked the same epoch, and a node
+    /// acting on stale gossip could drop a new primary to `fail`, which costs
+    /// it the 2 s delay again (seen in about 1 of 20 clusters before this).
+    fn take_over_shards(
+        &self,
+        clients: &mut [Client],
+        ids: &[String],
+        deadline: Instant,
+    ) -> Result<()> {
+        for shard in 0..self.shards {
+            let mut waiting = String::new();
+            let ready = process::poll_until(
+                deadline.saturating_duration_since(Instant::now()),
+                Duration::from_millis(5),
+                || match self.ready_to_take_over(shard, &mut clients[shard]) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        waiting = why;
+                        false
+                    }
+                },
+            );
+            if !ready {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("node {shard} could not take shard {shard} over: {waiting}"),
+                ));
+            }
+            let node = &self.nodes[shard];
+            let reply = clients[shard].cmd(["CLUSTER", "FAILOVER", "TAKEOVER"])?;
+            expect_ok(&reply, node, "CLUSTER FAILOVER TAKEOVER")?;
+            // Every node must have processed the new owner's claim (not just
+            // heard of its epoch) before the next takeover.
+            let (first, _) = slot_range(shard, self.shards);
+            let first = first.to_string();
+            let mut behind = String::new();
+            let heard = process::poll_until(
+                deadline.saturating_duration_since(Instant::now()),
+                Duration::from_millis(2),
+                || {
+                    for (index, client) in clients.iter_mut().enumerate() {
+                        let nodes = client
+                            .cmd(["CLUSTER", "NODES"])
+                            .map(|r| r.as_str().unwrap_or("").to_string())
+                            .unwrap_or_default();
+                        let owner_is_new = nodes.lines().filter_map(NodeLine::parse).any(|l| {
+                            l.id == ids[shard]
+                                && l.is_primary()
+                                && l.slots.iter().any(|r| r.split('-').next() == Some(&first))
+                        });
+                        if !owner_is_new {
+                            behind =
+                                format!("node {index} does not see it owning slot {first} yet");
+                            return false;
+                        }
+                    }
+                    true
+                },
+            );
+            if !heard {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("after node {shard} took shard {shard} over: {behind}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `Ok` once node `shard` sees the cluster ok and its first sync is over
+    /// (a takeover mid-sync leaves the old owner streaming to it); else why not.
+    fn ready_to_take_over(
+        &self,
+        shard: usize,
+        client: &mut Client,
+    ) -> std::result::Result<(), String> {
+        let field = |client: &mut Client, section: &[&str], name: &str| {
+            client
+                .cmd(section)
+                .map(|r| {
+                    info_value(r.as_str().unwrap_or(""), name)
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .unwrap_or_else(|e| e.to_string())
+        };
+        let state = field(client, &["CLUSTER", "INFO"], "cluster_state");
+        if state != "ok" {
+            return Err(format!(
+                "{}: cluster_state is {state:?}",
+                self.nodes[shard].address()
+            ));
+        }
+        let link = field(client, &["INFO", "replication"], "master_link_status");
+        if link != "up" {
+            return Err(format!(
+                "{}: master_link_status is {link:?}",
+                self.nodes[shard].address()
+            ));
+        }
+        Ok(())
+    }
+
     /// Replicas of a primary that has written nothing sit at offset 0, and a
     /// replica at offset 0 is left out of CLUSTER SLOTS until the primary's
     /// first replication PING (10 s). Once the replicas are linked, a
     /// FUNCTION FLUSH on each primary (nothing to flush in a new cluster)
     /// moves the offsets on at once.
-    fn nudge_replication_offsets(&self, clients: &mut [Client], deadline: Instant) -> Result<()> {
+    fn nudge_replication_offsets(
+        &self,
+        clients: &mut [Client],
+        primaries: &[usize],
+        deadline: Instant,
+    ) -> Result<()> {
         let mut waiting = String::new();
         let linked = process::poll_until(
             deadline.saturating_duration_since(Instant::now()),
             Duration::from_millis(10),
             || {
-                let replicas = clients.iter_mut().enumerate().skip(self.shards);
+                let replicas = clients
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(i, _)| !primaries.contains(i));
                 for (index, client) in replicas {
                     let status = client
                         .cmd(["INFO", "replication"])
@@ -407,9 +550,9 @@ impl Cluster {
                 format!("the replicas did not link to their primaries: {waiting}"),
             ));
         }
-        for client in clients.iter_mut().take(self.shards) {
+        for &index in primaries {
             // An error reply (e.g. FUNCTION refused by ACL) only costs time.
-            client.cmd(["FUNCTION", "FLUSH"])?;
+            clients[index].cmd(["FUNCTION", "FLUSH"])?;
         }
         Ok(())
     }
@@ -609,6 +752,12 @@ impl Cluster {
                     primary.port, primary.role
                 ));
             } else if view.replica_offset != primary.primary_offset {
+                // After a diskless full sync the primary streams only from the
+                // replica's first ACK, which may come a second later; GETACK
+                // makes the replica send one now (see replication.rs).
+                if let Some(client) = clients[view.index].as_mut() {
+                    let _ = client.cmd_without_reply(["REPLCONF", "GETACK", "*"]);
+                }
                 problems.push(format!(
                     "{who}: replication offset {} behind its primary {}'s {}",
                     view.replica_offset,
