@@ -58,14 +58,20 @@ static void check_valkey_cli_follows_redirects(vtf_server *node0, const char *ke
   CHECK_MSG(strcmp(line, want) == 0, "%s printed \"%s\", expected \"%s\"", command, line, want);
 }
 
-static void test_3x1(void) {
+/* A cluster with an explicit TLS mode (whatever env VTF_TLS says). */
+static vtf_cluster *start_cluster(vtf_tls_mode tls, size_t shards, size_t replicas) {
   vtf_config *config = vtf_config_new();
-  /* Plain TCP here whatever VTF_TLS says: valkey-cli below is run without TLS options. */
-  CHECK_OK(vtf_config_set_tls(config, VTF_TLS_OFF));
+  CHECK_OK(vtf_config_set_tls(config, tls));
   vtf_cluster *cluster = NULL;
-  CHECK_OK(vtf_cluster_create(config, 3, 1, &cluster));
+  CHECK_OK(vtf_cluster_create(config, shards, replicas, &cluster));
   vtf_config_free(config);
-  CHECK_INT_EQ(vtf_cluster_node_count(cluster), 6);
+  CHECK_INT_EQ(vtf_cluster_node_count(cluster), shards * (1 + replicas));
+  return cluster;
+}
+
+static void test_3x1(void) {
+  /* Plain TCP: valkey-cli below is run without TLS options. */
+  vtf_cluster *cluster = start_cluster(VTF_TLS_OFF, 3, 1);
   int32_t pids[6];
   for (size_t i = 0; i < 6; i++) {
     pids[i] = vtf_server_pid(vtf_cluster_node(cluster, i));
@@ -117,12 +123,7 @@ static void test_3x1(void) {
 }
 
 static void test_3x0_tls(void) {
-  vtf_config *config = vtf_config_new();
-  CHECK_OK(vtf_config_set_tls(config, VTF_TLS_ON));
-  vtf_cluster *cluster = NULL;
-  CHECK_OK(vtf_cluster_create(config, 3, 0, &cluster));
-  vtf_config_free(config);
-  CHECK_INT_EQ(vtf_cluster_node_count(cluster), 3);
+  vtf_cluster *cluster = start_cluster(VTF_TLS_ON, 3, 0);
   CHECK(vtf_server_tls_ca_cert_path(vtf_cluster_node(cluster, 0)) != NULL);
   vtf_client *client = NULL;
   CHECK_OK(vtf_cluster_connect(cluster, &client));
