@@ -51,6 +51,15 @@ static void test_crash(void) {
   vtf_client *client = check_connect(server);
   check_cmd_str(client, "PING", "PONG");
 
+  /* A line the server logs after start is seen by the log functions. */
+  bool found = true;
+  CHECK_OK(vtf_server_log_contains(server, "vtf-c-tests-marker-4711", &found));
+  CHECK(!found);
+  check_cmd_str(client, "DEBUG LOG vtf-c-tests-marker-4711", "OK");
+  CHECK_OK(vtf_server_wait_for_log(server, "vtf-c-tests-marker-4711", 5000));
+  CHECK_OK(vtf_server_log_contains(server, "vtf-c-tests-marker-4711", &found));
+  CHECK(found);
+
   /* The DEBUG call itself or the next command reports the exit. */
   vtf_reply *reply = NULL;
   vtf_status status = vtf_client_command_str(client, "DEBUG SEGFAULT", &reply);
