@@ -67,24 +67,6 @@ typedef enum vtf_status {
 } vtf_status;
 
 /**
- * How servers started from a config speak TLS.
- */
-typedef enum vtf_tls_mode {
-  /**
-   * plain TCP (the default unless env VTF_TLS=1)
-   */
-  VTF_TLS_OFF = 0,
-  /**
-   * server-side TLS; clients verify the generated CA
-   */
-  VTF_TLS_ON,
-  /**
-   * clients must also present the generated client certificate
-   */
-  VTF_TLS_MUTUAL,
-} vtf_tls_mode;
-
-/**
  * The type of a reply (RESP2 and RESP3).
  */
 typedef enum vtf_reply_type {
@@ -102,6 +84,24 @@ typedef enum vtf_reply_type {
   VTF_REPLY_VERBATIM,
   VTF_REPLY_PUSH,
 } vtf_reply_type;
+
+/**
+ * How servers started from a config speak TLS.
+ */
+typedef enum vtf_tls_mode {
+  /**
+   * plain TCP (the default unless env VTF_TLS=1)
+   */
+  VTF_TLS_OFF = 0,
+  /**
+   * server-side TLS; clients verify the generated CA
+   */
+  VTF_TLS_ON,
+  /**
+   * clients must also present the generated client certificate
+   */
+  VTF_TLS_MUTUAL,
+} vtf_tls_mode;
 
 /**
  * A connection to a server (or a cluster). Used by one thread at a time.
@@ -148,9 +148,10 @@ extern "C" {
 const char *vtf_last_error(void);
 
 /**
- * The name of a status as a static string ("VTF_OK", "VTF_ERR_TIMEOUT", ...).
+ * The name of a status as a static string ("VTF_OK", "VTF_ERR_TIMEOUT", ...);
+ * "VTF_UNKNOWN_STATUS" for a value that is no status.
  */
-const char *vtf_status_name(enum vtf_status status);
+const char *vtf_status_name(vtf_status status);
 
 /**
  * The library's version, e.g. "0.1.0".
@@ -269,7 +270,7 @@ enum vtf_status vtf_config_set_config_file(struct vtf_config *config, const char
  * # Safety
  * `config` must be NULL or a live config.
  */
-enum vtf_status vtf_config_set_tls(struct vtf_config *config, enum vtf_tls_mode mode);
+enum vtf_status vtf_config_set_tls(struct vtf_config *config, vtf_tls_mode mode);
 
 /**
  * How long a start may wait for PING (default 20 s; x10 under VTF_SERVER_WRAPPER).

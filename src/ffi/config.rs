@@ -21,13 +21,18 @@ pub enum vtf_tls_mode {
     VTF_TLS_MUTUAL,
 }
 
-impl From<vtf_tls_mode> for TlsMode {
-    fn from(mode: vtf_tls_mode) -> Self {
-        match mode {
-            vtf_tls_mode::VTF_TLS_OFF => TlsMode::Off,
-            vtf_tls_mode::VTF_TLS_ON => TlsMode::On,
-            vtf_tls_mode::VTF_TLS_MUTUAL => TlsMode::Mutual,
-        }
+/// A `vtf_tls_mode` as C passes it: any int (see `RawStatus`). `vtf_tls_mode` in vtf.h.
+pub type RawTlsMode = std::ffi::c_int;
+
+fn tls_mode(raw: RawTlsMode) -> Result<TlsMode> {
+    use vtf_tls_mode::*;
+    match raw {
+        x if x == VTF_TLS_OFF as RawTlsMode => Ok(TlsMode::Off),
+        x if x == VTF_TLS_ON as RawTlsMode => Ok(TlsMode::On),
+        x if x == VTF_TLS_MUTUAL as RawTlsMode => Ok(TlsMode::Mutual),
+        _ => Err(Error::invalid(format!(
+            "TLS mode {raw} is not a vtf_tls_mode"
+        ))),
     }
 }
 
@@ -163,18 +168,11 @@ pub unsafe extern "C" fn vtf_config_set_config_file(
 /// # Safety
 /// `config` must be NULL or a live config.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_config_set_tls(config: *mut Config, mode: vtf_tls_mode) -> vtf_status {
+pub unsafe extern "C" fn vtf_config_set_tls(config: *mut Config, mode: RawTlsMode) -> vtf_status {
     guard("vtf_config_set_tls", || {
-        // A C caller can pass any int; read it as one before trusting it.
-        // SAFETY: vtf_tls_mode is repr(C), the size of a C int.
-        let raw: i32 = unsafe { std::mem::transmute_copy(&mode) };
-        if !(0..=2).contains(&raw) {
-            return Err(Error::invalid(format!(
-                "TLS mode {raw} is not a vtf_tls_mode"
-            )));
-        }
+        let mode = tls_mode(mode)?;
         // SAFETY: caller's contract.
-        unsafe { update(config, |c| c.tls(mode.into())) }
+        unsafe { update(config, |c| c.tls(mode)) }
     })
 }
 

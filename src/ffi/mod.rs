@@ -231,29 +231,34 @@ pub extern "C" fn vtf_last_error() -> *const c_char {
     }
 }
 
-/// The name of a status as a static string ("VTF_OK", "VTF_ERR_TIMEOUT", ...).
+/// A `vtf_status` as C passes it: any int. A Rust enum parameter holding a
+/// value outside the enum would be undefined behaviour. `vtf_status` in vtf.h.
+pub type RawStatus = std::ffi::c_int;
+
+/// The name of a status as a static string ("VTF_OK", "VTF_ERR_TIMEOUT", ...);
+/// "VTF_UNKNOWN_STATUS" for a value that is no status.
 #[no_mangle]
-pub extern "C" fn vtf_status_name(status: vtf_status) -> *const c_char {
+pub extern "C" fn vtf_status_name(status: RawStatus) -> *const c_char {
     use vtf_status::*;
-    // Read the raw value: a C caller may pass any int, which is not a valid Rust enum.
-    // SAFETY: vtf_status is repr(C), the size of a C int; reading it as i32 is always valid.
-    let raw: i32 = unsafe { std::mem::transmute_copy(&status) };
-    let name: &'static CStr = match raw {
-        x if x == VTF_OK as i32 => c"VTF_OK",
-        x if x == VTF_ERR_NULL_ARGUMENT as i32 => c"VTF_ERR_NULL_ARGUMENT",
-        x if x == VTF_ERR_INVALID_ARGUMENT as i32 => c"VTF_ERR_INVALID_ARGUMENT",
-        x if x == VTF_ERR_BINARY_NOT_FOUND as i32 => c"VTF_ERR_BINARY_NOT_FOUND",
-        x if x == VTF_ERR_SPAWN as i32 => c"VTF_ERR_SPAWN",
-        x if x == VTF_ERR_SERVER_EXITED as i32 => c"VTF_ERR_SERVER_EXITED",
-        x if x == VTF_ERR_TIMEOUT as i32 => c"VTF_ERR_TIMEOUT",
-        x if x == VTF_ERR_CONNECTION as i32 => c"VTF_ERR_CONNECTION",
-        x if x == VTF_ERR_TLS as i32 => c"VTF_ERR_TLS",
-        x if x == VTF_ERR_BUILD as i32 => c"VTF_ERR_BUILD",
-        x if x == VTF_ERR_IO as i32 => c"VTF_ERR_IO",
-        x if x == VTF_ERR_PANIC as i32 => c"VTF_ERR_PANIC",
-        _ => c"VTF_UNKNOWN_STATUS",
-    };
-    name.as_ptr()
+    const NAMES: [(vtf_status, &CStr); 12] = [
+        (VTF_OK, c"VTF_OK"),
+        (VTF_ERR_NULL_ARGUMENT, c"VTF_ERR_NULL_ARGUMENT"),
+        (VTF_ERR_INVALID_ARGUMENT, c"VTF_ERR_INVALID_ARGUMENT"),
+        (VTF_ERR_BINARY_NOT_FOUND, c"VTF_ERR_BINARY_NOT_FOUND"),
+        (VTF_ERR_SPAWN, c"VTF_ERR_SPAWN"),
+        (VTF_ERR_SERVER_EXITED, c"VTF_ERR_SERVER_EXITED"),
+        (VTF_ERR_TIMEOUT, c"VTF_ERR_TIMEOUT"),
+        (VTF_ERR_CONNECTION, c"VTF_ERR_CONNECTION"),
+        (VTF_ERR_TLS, c"VTF_ERR_TLS"),
+        (VTF_ERR_BUILD, c"VTF_ERR_BUILD"),
+        (VTF_ERR_IO, c"VTF_ERR_IO"),
+        (VTF_ERR_PANIC, c"VTF_ERR_PANIC"),
+    ];
+    NAMES
+        .iter()
+        .find(|(s, _)| *s as RawStatus == status)
+        .map_or(c"VTF_UNKNOWN_STATUS", |(_, name)| *name)
+        .as_ptr()
 }
 
 /// The library's version, e.g. "0.1.0".
