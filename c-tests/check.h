@@ -43,7 +43,8 @@ static inline void check_free_server(vtf_server *server) {
 static inline void check_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 static inline void check_fail(const char *file, int line, const char *fmt, ...) {
-  char last_error[4096];
+  char last_error[16384];
+  fflush(stdout); /* the test's own progress lines first */
   /* Copy first: freeing the servers below replaces the thread's last error. */
   snprintf(last_error, sizeof last_error, "%s", vtf_last_error());
   va_list ap;

@@ -72,6 +72,53 @@ static void test_args_reach_the_server(void) {
   vtf_config_free(config);
 }
 
+static void test_config_file(void) {
+  char dir[] = "/tmp/vtf-c-tests-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char path[256];
+  snprintf(path, sizeof path, "%s/server.conf", dir);
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  fputs("maxmemory 2mb\nhz 42\n", f);
+  fclose(f);
+
+  vtf_config *config = vtf_config_new();
+  CHECK_OK(vtf_config_set_config_file(config, path));
+  /* An argument wins over the file, as on valkey-server's command line. */
+  CHECK_OK(vtf_config_add_arg(config, "hz", "17"));
+  vtf_server *server = check_start(config);
+  vtf_client *client = check_connect(server);
+  char *value = config_get(client, "maxmemory");
+  CHECK_STR_EQ(value, "2097152");
+  free(value);
+  value = config_get(client, "hz");
+  CHECK_STR_EQ(value, "17");
+  free(value);
+  vtf_client_free(client);
+  check_free_server(server);
+  vtf_config_free(config);
+  unlink(path);
+  rmdir(dir);
+}
+
+/* The arguments vtf sets itself cannot be overridden; the error says why. */
+static void test_owned_args(void) {
+  const char *const owned[] = {"port", "bind", "dir", "logfile", "daemonize"};
+  for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+    vtf_config *config = vtf_config_new();
+    vtf_status status = vtf_config_add_arg(config, owned[i], "x");
+    if (status == VTF_OK) {
+      vtf_server *server = NULL;
+      status = vtf_server_start(config, &server);
+      if (server != NULL) check_track(server);
+    }
+    CHECK_MSG(status == VTF_ERR_INVALID_ARGUMENT, "overriding \"%s\" gave %s", owned[i],
+              vtf_status_name(status));
+    CHECK_CONTAINS(vtf_last_error(), owned[i]);
+    vtf_config_free(config);
+  }
+}
+
 static void test_missing_binary(void) {
   const char *path = "/nonexistent/vtf-c-tests/valkey-server";
   vtf_config *config = vtf_config_new();
@@ -222,6 +269,8 @@ int main(void) {
   test_invalid_utf8();
   test_bad_module();
   test_args_reach_the_server();
+  test_config_file();
+  test_owned_args();
   test_lifecycle();
   test_startup_timeout_setter();
   CHECK_DONE("test_server");
