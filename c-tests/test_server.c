@@ -72,15 +72,21 @@ static void test_args_reach_the_server(void) {
   vtf_config_free(config);
 }
 
-static void test_config_file(void) {
-  char dir[] = "/tmp/vtf-c-tests-XXXXXX";
+/* Writes `text` to a new file `name` in a fresh directory `dir` (a
+ * "/tmp/vtf-c-tests-XXXXXX" template); the caller unlinks `path`, rmdirs `dir`. */
+static void write_temp_file(char *dir, const char *name, const char *text, char *path, size_t size) {
   CHECK(mkdtemp(dir) != NULL);
-  char path[256];
-  snprintf(path, sizeof path, "%s/server.conf", dir);
+  snprintf(path, size, "%s/%s", dir, name);
   FILE *f = fopen(path, "w");
   CHECK(f != NULL);
-  fputs("maxmemory 2mb\nhz 42\n", f);
+  fputs(text, f);
   fclose(f);
+}
+
+static void test_config_file(void) {
+  char dir[] = "/tmp/vtf-c-tests-XXXXXX";
+  char path[256];
+  write_temp_file(dir, "server.conf", "maxmemory 2mb\nhz 42\n", path, sizeof path);
 
   vtf_config *config = vtf_config_new();
   CHECK_OK(vtf_config_set_config_file(config, path));
@@ -137,13 +143,8 @@ static void test_missing_binary(void) {
 
 static void test_bad_module(void) {
   char dir[] = "/tmp/vtf-c-tests-XXXXXX";
-  CHECK(mkdtemp(dir) != NULL);
   char path[256];
-  snprintf(path, sizeof path, "%s/bad.so", dir);
-  FILE *f = fopen(path, "w");
-  CHECK(f != NULL);
-  fputs("this is a text file, not a Valkey module\n", f);
-  fclose(f);
+  write_temp_file(dir, "bad.so", "this is a text file, not a Valkey module\n", path, sizeof path);
   CHECK(chmod(path, 0755) == 0); /* so that dlopen itself rejects it */
 
   vtf_config *config = vtf_config_new();

@@ -325,10 +325,14 @@ impl Bench {
     /// A 3x1 cluster ready vs 6 bare cluster-enabled servers joined by
     /// `valkey-cli --cluster create` and polled for cluster_state:ok.
     fn cluster(&self, rounds: usize) -> Vec<Row> {
-        let cli = self.binary.with_file_name("valkey-cli");
-        assert!(cli.exists(), "{} not found", cli.display());
         let config = Config::new();
-        drop(Cluster::start(&config, 3, 1).expect("warm-up cluster"));
+        let warm_up = Cluster::start(&config, 3, 1).expect("warm-up cluster");
+        let cli = warm_up
+            .node(0)
+            .expect("node 0")
+            .cli_path()
+            .expect("the server's CLI");
+        drop(warm_up);
         let (mut ours, mut base) = (vec![], vec![]);
         for _ in 0..rounds {
             let t = Instant::now();

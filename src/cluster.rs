@@ -477,24 +477,14 @@ impl Cluster {
         shard: usize,
         client: &mut Client,
     ) -> std::result::Result<(), String> {
-        let field = |client: &mut Client, section: &[&str], name: &str| {
-            client
-                .cmd(section)
-                .map(|r| {
-                    info_value(r.as_str().unwrap_or(""), name)
-                        .unwrap_or("")
-                        .to_string()
-                })
-                .unwrap_or_else(|e| e.to_string())
-        };
-        let state = field(client, &["CLUSTER", "INFO"], "cluster_state");
+        let state = reply_field(client, &["CLUSTER", "INFO"], "cluster_state");
         if state != "ok" {
             return Err(format!(
                 "{}: cluster_state is {state:?}",
                 self.nodes[shard].address()
             ));
         }
-        let link = field(client, &["INFO", "replication"], "master_link_status");
+        let link = reply_field(client, &["INFO", "replication"], "master_link_status");
         if link != "up" {
             return Err(format!(
                 "{}: master_link_status is {link:?}",
@@ -525,14 +515,8 @@ impl Cluster {
                     .enumerate()
                     .filter(|(i, _)| !primaries.contains(i));
                 for (index, client) in replicas {
-                    let status = client
-                        .cmd(["INFO", "replication"])
-                        .map(|r| {
-                            info_value(r.as_str().unwrap_or(""), "master_link_status")
-                                .unwrap_or("")
-                                .to_string()
-                        })
-                        .unwrap_or_else(|e| e.to_string());
+                    let status =
+                        reply_field(client, &["INFO", "replication"], "master_link_status");
                     if status != "up" {
                         waiting = format!(
                             "node {index} ({}): master_link_status is {status:?}, expected up",
@@ -1028,6 +1012,19 @@ fn scaled(timeout: Duration) -> Duration {
     } else {
         timeout * 10
     }
+}
+
+/// One `name:value` field of the reply to `command` (CLUSTER INFO, INFO ...);
+/// "" when absent, the error text when the command failed (for messages).
+fn reply_field(client: &mut Client, command: &[&str], name: &str) -> String {
+    client
+        .cmd(command)
+        .map(|r| {
+            info_value(r.as_str().unwrap_or(""), name)
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_else(|e| e.to_string())
 }
 
 fn text(reply: &Reply, node: &Server, what: &str) -> Result<String> {

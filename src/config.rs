@@ -359,7 +359,7 @@ pub(crate) fn env_flag(name: &str) -> bool {
     )
 }
 
-fn executable(path: &Path) -> Option<PathBuf> {
+pub(crate) fn executable(path: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).ok()?;
     (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| path.to_path_buf())

@@ -516,6 +516,29 @@ impl Server {
         &self.binary
     }
 
+    /// The command-line client of this server's engine (`valkey-cli`, or
+    /// `redis-cli` for Redis): the one next to the binary, else on PATH.
+    pub fn cli_path(&self) -> Result<PathBuf> {
+        let name = if self.engine.is_valkey() {
+            "valkey-cli"
+        } else {
+            "redis-cli"
+        };
+        let next_to = self.binary.with_file_name(name);
+        crate::config::executable(&next_to)
+            .or_else(|| crate::config::find_on_path(name))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::BinaryNotFound,
+                    format!(
+                        "{name} is neither at {} nor on PATH ({})",
+                        next_to.display(),
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                )
+            })
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

@@ -43,31 +43,9 @@ fn field<'a>(text: &'a str, name: &str) -> &'a str {
     vtf::server::info_value(text, name).unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
-/// valkey-cli next to the server binary, else on PATH; the test needs it.
-fn valkey_cli() -> PathBuf {
-    let server = Config::new().resolve_binary().expect("a server binary");
-    let next_to = server.with_file_name("valkey-cli");
-    if next_to.is_file() {
-        return next_to;
-    }
-    let on_path = std::env::var_os("PATH")
-        .and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("valkey-cli"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "valkey-cli is neither next to {} nor on PATH: install valkey-tools",
-                server.display()
-            )
-        });
-    on_path
-}
-
 /// `valkey-cli [tls options] -p PORT args...` (stdout, trimmed).
 fn run_cli(node: &Server, args: &[&str]) -> String {
-    let mut command = Command::new(valkey_cli());
+    let mut command = Command::new(node.cli_path().expect("the server's CLI"));
     command.args(["-h", node.host(), "-p", &node.port().to_string()]);
     if let Some(files) = node.tls_files() {
         command.arg("--tls").arg("--cacert").arg(&files.ca_cert);

@@ -13,25 +13,9 @@ use vtf::diagnostics::wait_until;
 use vtf::tls;
 use vtf::{Config, Reply, Server, TlsMode};
 
-/// valkey-cli next to the server binary, else the one on PATH.
-fn valkey_cli() -> PathBuf {
-    let server = Config::new().resolve_binary().expect("a server binary");
-    let next_to = server.with_file_name("valkey-cli");
-    if next_to.is_file() {
-        return next_to;
-    }
-    std::env::var_os("PATH")
-        .and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("valkey-cli"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| panic!("valkey-cli is not on PATH: install valkey-tools"))
-}
-
 /// `valkey-cli -p PORT [--tls --cacert CA] [--cert --key] args...`
 fn cli(server: &Server, tls: bool, with_cert: bool, args: &[&str]) -> Output {
-    let mut command = Command::new(valkey_cli());
+    let mut command = Command::new(server.cli_path().expect("the server's CLI"));
     command.args(["-h", server.host(), "-p", &server.port().to_string()]);
     let files = server.tls_files().expect("a TLS server has TLS files");
     if tls {
