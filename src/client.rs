@@ -11,11 +11,14 @@ use redis::{Cmd, ConnectionLike, IntoConnectionInfo, RedisError};
 
 use crate::config::TlsMode;
 use crate::error::{Error, ErrorKind, Result};
+use crate::process;
 use crate::reply::Reply;
 use crate::server::{ProcessState, Server, HOST};
 use crate::tls;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a broken connection waits for its server's exit to become visible.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
 
 enum Target {
     Single(redis::Client),
@@ -147,7 +150,7 @@ impl Client {
         };
         result.map_err(|e| {
             self.connection = None;
-            self.explain(&e, &format!("sending {}", describe_cmd(&cmd)), true)
+            self.explain_broken(&e, &format!("sending {}", describe_cmd(&cmd)), true)
         })
     }
 
@@ -198,9 +201,21 @@ impl Client {
                 }
                 self.connection = None;
                 let what = format!("sending {}", describe_cmd(cmd));
-                Err(self.explain(&e, &what, watched))
+                Err(self.explain_broken(&e, &what, watched))
             }
         }
+    }
+
+    /// [`Client::explain`] for an open connection that broke. A killed
+    /// process closes its sockets before it can be reaped, so the exit is
+    /// given a moment to show; a healthy server costs the error that moment.
+    fn explain_broken(&self, err: &RedisError, what: &str, watched: bool) -> Error {
+        if watched && !err.is_timeout() {
+            process::poll_until(EXIT_GRACE, Duration::from_millis(2), || {
+                self.watched.iter().any(|s| !s.poll())
+            });
+        }
+        self.explain(err, what, watched)
     }
 
     /// Turns a transport error into ours; when a watched server process has
