@@ -58,7 +58,9 @@ impl Cluster {
     fn problems(&self, clients: &mut [Option<Client>], expect: &[Expect]) -> Result<Vec<String>> {
         let mut problems = Vec::new();
         let mut views: Vec<View> = Vec::new();
-        for (index, node) in self.nodes.iter().enumerate() {
+        let members = self.node_indices();
+        for &index in &members {
+            let node = &self.nodes[index];
             if !node.is_running() {
                 clients[index] = None;
                 if expect.iter().any(|e| e.index() == index) {
@@ -90,7 +92,8 @@ impl Cluster {
                 "no node of the cluster is running",
             ));
         }
-        let total = self.nodes.len();
+        // Removed shards' nodes are forgotten: only the members count.
+        let total = members.len();
         for view in &views {
             let who = view.who();
             if view.state != "ok" {
@@ -226,9 +229,7 @@ impl Cluster {
     }
 
     fn running_on(&self, port: u16) -> bool {
-        self.nodes
-            .iter()
-            .any(|n| n.port() == port && n.is_running())
+        self.nodes().any(|n| n.port() == port && n.is_running())
     }
 }
 
