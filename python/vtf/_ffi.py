@@ -238,6 +238,7 @@ def status_name(status: int) -> str:
 
 def check(status: int) -> None:
     """Raises the exception for a failed call (read the thread's last error at once)."""
+    __tracebackhide__ = True  # pytest: the report starts at the caller, not here
     if status != 0:
         from .errors import error_for
 
@@ -254,6 +255,7 @@ def check_value(ok: bool) -> None:
 
 def call_out(function: Callable[..., int], *args: Any) -> c_void_p:
     """Calls `function(*args, &out)` and returns out (a handle) after checking the status."""
+    __tracebackhide__ = True
     out = c_void_p()
     check(function(*args, ctypes.byref(out)))
     return out

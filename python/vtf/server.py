@@ -39,6 +39,29 @@ class Server(OwnedHandle):
         self._own(ptr, lib.vtf_server_free)
 
     @classmethod
+    def attach(cls, host: str, port: int, config: Optional[Config] = None) -> "Server":
+        """A handle on a server vtf did not start (issue 17's vtf_server_attach): clients and
+        accessors work; what needs the process raises vtf.Unsupported; closing it only
+        closes connections. `config` supplies the password and certificates."""
+        from .config import _optional
+
+        attach = _optional("vtf_server_attach")
+        server = cls.__new__(cls)
+        server._owner = None
+        server._clients = weakref.WeakSet()
+        server.config = config if config is not None else Config()
+        with server.config._handle() as handle:
+            ptr = _ffi.call_out(attach, handle, enc(host), int(port)).value
+        server._own(ptr, lib.vtf_server_free)
+        return server
+
+    def is_external(self) -> bool:
+        """Whether this handle is attached to a server vtf did not start."""
+        if not _ffi.has("vtf_server_is_external"):
+            return False
+        return bool(lib.vtf_server_is_external(self._p))
+
+    @classmethod
     def _borrowed(cls, ptr: int, owner: Any, config: Config) -> "Server":
         """A node of a group: valid while `owner` is open, never freed on its own."""
         server = cls.__new__(cls)
