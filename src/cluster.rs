@@ -33,9 +33,7 @@ const MAX_PROBLEMS_SHOWN: usize = 12;
 /// A running cluster. Dropping it stops every node and removes their directories.
 #[derive(Debug)]
 pub struct Cluster {
-    /// Boxed so that pointers handed to C (`vtf_cluster_node`) stay valid.
-    #[allow(clippy::vec_box)]
-    nodes: Vec<Box<Server>>,
+    nodes: Vec<Server>,
     shards: usize,
     replicas_per_shard: usize,
 }
@@ -68,7 +66,7 @@ impl Cluster {
         let started = Instant::now();
         let nodes = crate::server::start_group_nodes(&node_config, count, "cluster node")?;
         let cluster = Cluster {
-            nodes: nodes.into_iter().map(Box::new).collect(),
+            nodes,
             shards,
             replicas_per_shard,
         };
@@ -112,17 +110,17 @@ impl Cluster {
 
     /// Node `index` (primaries first), or `None` past the end.
     pub fn node(&self, index: usize) -> Option<&Server> {
-        self.nodes.get(index).map(|n| &**n)
+        self.nodes.get(index)
     }
 
     /// Node `index`, to stop or restart it.
     pub fn node_mut(&mut self, index: usize) -> Option<&mut Server> {
-        self.nodes.get_mut(index).map(|n| &mut **n)
+        self.nodes.get_mut(index)
     }
 
     /// Every node, in index order.
     pub fn nodes(&self) -> impl Iterator<Item = &Server> {
-        self.nodes.iter().map(|n| &**n)
+        self.nodes.iter()
     }
 
     /// The node that was created as shard `shard`'s primary.
