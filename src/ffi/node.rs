@@ -96,7 +96,7 @@ impl ServerHandle {
                 // SAFETY: the group outlives its node handles (it frees them), and
                 // C uses a group and its nodes from one thread at a time.
                 let group = unsafe { &**group };
-                group.node(*port).ok_or_else(|| gone(*port))
+                group.node_on(*port).ok_or_else(|| gone(*port))
             }
         }
     }
@@ -108,7 +108,7 @@ impl ServerHandle {
             Target::Borrowed { group, port } => {
                 // SAFETY: as in `server`; the caller promises no other use meanwhile.
                 let group = unsafe { &mut **group };
-                group.node_mut(*port).ok_or_else(|| gone(*port))
+                group.node_on_mut(*port).ok_or_else(|| gone(*port))
             }
         }
     }
@@ -137,18 +137,18 @@ fn gone(port: u16) -> Error {
 
 /// A group whose nodes C may borrow: finds a node by its port.
 pub(crate) trait NodeGroup {
-    fn node(&self, port: u16) -> Option<&Server>;
-    fn node_mut(&mut self, port: u16) -> Option<&mut Server>;
+    fn node_on(&self, port: u16) -> Option<&Server>;
+    fn node_on_mut(&mut self, port: u16) -> Option<&mut Server>;
 }
 
 impl NodeGroup for Replication {
-    fn node(&self, port: u16) -> Option<&Server> {
+    fn node_on(&self, port: u16) -> Option<&Server> {
         std::iter::once(self.primary())
             .chain(self.replicas())
             .find(|s| s.port() == port)
     }
 
-    fn node_mut(&mut self, port: u16) -> Option<&mut Server> {
+    fn node_on_mut(&mut self, port: u16) -> Option<&mut Server> {
         if self.primary().port() == port {
             return Some(self.primary_mut());
         }
@@ -158,12 +158,16 @@ impl NodeGroup for Replication {
 }
 
 impl NodeGroup for Cluster {
-    fn node(&self, port: u16) -> Option<&Server> {
+    fn node_on(&self, port: u16) -> Option<&Server> {
         self.nodes().find(|s| s.port() == port)
     }
 
-    fn node_mut(&mut self, port: u16) -> Option<&mut Server> {
-        let index = self.nodes().position(|s| s.port() == port)?;
+    fn node_on_mut(&mut self, port: u16) -> Option<&mut Server> {
+        // Indices, not positions: a removed shard leaves its indices vacant.
+        let index = self
+            .node_indices()
+            .into_iter()
+            .find(|&i| self.node(i).is_some_and(|s| s.port() == port))?;
         self.node_mut(index)
     }
 }
@@ -195,7 +199,7 @@ impl NodeHandles {
             }
         }
         // SAFETY: `group` is live (the caller's contract).
-        let server = unsafe { &*group }.node(port).ok_or_else(|| gone(port))?;
+        let server = unsafe { &*group }.node_on(port).ok_or_else(|| gone(port))?;
         let handle = Box::new(ServerHandle {
             strings: CStrings::of(server),
             target: Target::Borrowed {
