@@ -6,8 +6,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::server::Server;
 
-/// Starts `count` servers from `config` concurrently, marked as owned by the
-/// group. On a failure the ones that started are stopped and the first error
+/// Starts `count` servers from `config` concurrently. On a failure the ones that started are stopped and the first error
 /// names `what` and its index.
 pub(crate) fn start_nodes(config: &Config, count: usize, what: &str) -> Result<Vec<Server>> {
     let results: Vec<Result<Server>> = std::thread::scope(|scope| {
@@ -30,10 +29,7 @@ pub(crate) fn start_nodes(config: &Config, count: usize, what: &str) -> Result<V
     let mut first_error = None;
     for (index, result) in results.into_iter().enumerate() {
         match result {
-            Ok(mut server) => {
-                server.in_group = true;
-                nodes.push(server);
-            }
+            Ok(server) => nodes.push(server),
             Err(e) if first_error.is_none() => {
                 first_error = Some(e.context(format!("starting {what} {index} of {count}")))
             }

@@ -34,9 +34,7 @@ const NUDGE_INTERVAL: Duration = Duration::from_millis(50);
 /// ```
 #[derive(Debug)]
 pub struct Replication {
-    /// Boxed so that pointers handed to C stay valid when `add_replica` grows the Vec.
-    #[allow(clippy::vec_box)]
-    nodes: Vec<Box<Server>>,
+    nodes: Vec<Server>,
     /// Indices into `nodes`: `order[0]` is the primary, `order[1 + i]` replica `i`.
     order: Vec<usize>,
     /// What `add_replica` starts from (already prepared by `node_config`).
@@ -93,16 +91,15 @@ impl Replication {
         let sync_timeout = primary_config
             .effective_startup_timeout()
             .max(replica_config.effective_startup_timeout());
-        let mut primary =
+        let primary =
             Server::start(&primary_config).map_err(|e| e.context("starting the primary"))?;
-        primary.in_group = true;
         let attached = replica_config
             .clone()
             .set_arg("replicaof", replicaof(primary.port()));
         // On an error, the servers started so far are dropped, which stops them.
         let replicas = group::start_nodes(&attached, replicas, "replica")?;
-        let mut nodes = vec![Box::new(primary)];
-        nodes.extend(replicas.into_iter().map(Box::new));
+        let mut nodes = vec![primary];
+        nodes.extend(replicas);
         let group = Replication {
             order: (0..nodes.len()).collect(),
             nodes,
@@ -143,7 +140,7 @@ impl Replication {
 
     /// The replicas in index order.
     pub fn replicas(&self) -> impl Iterator<Item = &Server> {
-        self.order[1..].iter().map(|&n| &*self.nodes[n])
+        self.order[1..].iter().map(|&n| &self.nodes[n])
     }
 
     fn replica_slot(&self, index: usize) -> Result<usize> {
@@ -262,10 +259,9 @@ impl Replication {
             .replica_config
             .clone()
             .set_arg("replicaof", replicaof(self.primary().port()));
-        let mut server =
+        let server =
             Server::start(&config).map_err(|e| e.context(format!("starting replica {index}")))?;
-        server.in_group = true;
-        self.nodes.push(Box::new(server));
+        self.nodes.push(server);
         self.order.push(self.nodes.len() - 1);
         if let Err(e) = self.wait_replicas(std::iter::once(index), self.sync_timeout) {
             self.order.pop();
@@ -279,7 +275,7 @@ impl Replication {
 impl Drop for Replication {
     /// Stops every node concurrently (then their directories go with them).
     fn drop(&mut self) {
-        group::stop_all(self.nodes.iter_mut().map(|node| &mut **node));
+        group::stop_all(&mut self.nodes);
     }
 }
 

@@ -2,7 +2,7 @@
 //! its own, ready when it answers PING, stopped (and its directory removed)
 //! when dropped.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -37,20 +37,6 @@ pub struct Server {
     tls_files: Option<TlsFiles>,
     reservation: PortReservation,
     state: Arc<ProcessState>,
-    c_strings: CStrings,
-    /// Set for the nodes of a replication group or cluster, which the group owns.
-    pub(crate) in_group: bool,
-}
-
-/// NUL-terminated copies of the strings the C API lends out.
-#[derive(Debug, Default)]
-pub(crate) struct CStrings {
-    pub(crate) host: CString,
-    pub(crate) dir: CString,
-    pub(crate) log_path: CString,
-    pub(crate) ca_cert: Option<CString>,
-    pub(crate) client_cert: Option<CString>,
-    pub(crate) client_key: Option<CString>,
 }
 
 impl Server {
@@ -91,10 +77,7 @@ impl Server {
                 tls_files: tls_files.clone(),
                 reservation,
                 state,
-                c_strings: CStrings::default(),
-                in_group: false,
             };
-            server.c_strings = server.make_c_strings();
             match server.spawn_and_wait() {
                 Ok(()) => return Ok(server),
                 Err(StartError::PortTaken(e)) => {
@@ -110,18 +93,6 @@ impl Server {
             }
         }
         Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Spawn, "no port could be bound")))
-    }
-
-    fn make_c_strings(&self) -> CStrings {
-        let c = |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default();
-        CStrings {
-            host: CString::new(HOST).unwrap_or_default(),
-            dir: c(self.state.dir()),
-            log_path: c(self.state.log_path()),
-            ca_cert: self.tls_files.as_ref().map(|f| c(&f.ca_cert)),
-            client_cert: self.tls_files.as_ref().map(|f| c(&f.client_cert)),
-            client_key: self.tls_files.as_ref().map(|f| c(&f.client_key)),
-        }
     }
 
     /// The full argv after the binary (and any wrapper).
@@ -404,10 +375,6 @@ impl Server {
         Endpoint::new(HOST, self.port())
             .tls(self.tls_mode)
             .watching(self.state.clone())
-    }
-
-    pub(crate) fn c_strings(&self) -> &CStrings {
-        &self.c_strings
     }
 
     /// Opens a new client connection to this server.
