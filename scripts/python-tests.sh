@@ -33,6 +33,10 @@ if [ -z "$py39" ]; then
     fi
   done
 fi
+if [ -n "$py39" ] && ! "$py39" --version >/dev/null 2>&1; then
+  echo "python-tests: VTF_PYTHON39=$py39 does not run" >&2
+  exit 1
+fi
 if [ -n "$py39" ]; then
   echo "python-tests: again on $("$py39" --version) ($py39)"
   VTF_PYTHON="$py39" run target/venv39 "$@"
