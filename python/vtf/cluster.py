@@ -28,7 +28,7 @@ class Cluster(OwnedHandle):
         self._nodes: Dict[int, Server] = {}
         self._clients: List[Any] = []
         with self.config._handle() as handle:
-            ptr = _ffi.call_out(lib.vtf_cluster_create, handle, self._shards, self._replicas).value
+            ptr = _ffi.call_out(lib.vtf_cluster_create, handle, self._shards, self._replicas)
         self._own(ptr, lib.vtf_cluster_free)
 
     @property

@@ -95,7 +95,7 @@ CLASSES: Dict[str, Type[VtfError]] = {}
 
 
 def _register() -> List[str]:
-    made = []
+    made: List[str] = []
     written = {c.__name__: c for c in VtfError.__subclasses__()}
     for cls in written.values():
         cls.status_name = _status_name(cls)
@@ -105,8 +105,10 @@ def _register() -> List[str]:
         name = _ffi.status_name(status)
         if name == "VTF_UNKNOWN_STATUS" or status > 255:
             break
-        cls = written.get(_class_name(name))
-        if cls is None:
+        known = written.get(_class_name(name))
+        if known is not None:
+            cls = known
+        else:
             cls = type(_class_name(name), (VtfError,), {"__doc__": f"libvtf status {name}."})
             cls.__module__ = __name__
             cls.status_name = name
