@@ -244,7 +244,7 @@ fn a_module_data_type_moves_with_its_slot() {
         Reply::Status("test___dt".into())
     );
     assert_eq!(
-        node_cmd(cluster.node(from).unwrap(), &["EXISTS", "typed"]),
+        node_cmd(cluster.node(from).unwrap(), &["DBSIZE"]),
         Reply::Integer(0)
     );
     assert_eq!(

@@ -29,6 +29,8 @@ const MIGRATE_BATCH: usize = 100;
 const MIGRATE_TIMEOUT_MS: u32 = 10_000;
 /// Slots moved per pipelined step (a step's replies are read in one go).
 const PIPELINE_SLOTS: usize = 1024;
+/// Connections per node that SETSLOT steps are spread over.
+const PARALLEL_CONNECTIONS: usize = 16;
 /// Log lines quoted from a node that refused a command.
 const LOG_LINES: usize = 8;
 
@@ -467,6 +469,8 @@ struct Session<'a> {
     ids: BTreeMap<usize, String>,
     /// Per primary: the slots it has a migration open for (from its own line).
     open: BTreeMap<usize, Vec<u16>>,
+    /// Extra connections per node for [`Session::parallel_pipeline`].
+    pools: BTreeMap<usize, Vec<Client>>,
 }
 
 impl<'a> Session<'a> {
@@ -476,6 +480,7 @@ impl<'a> Session<'a> {
             clients: BTreeMap::new(),
             ids: BTreeMap::new(),
             open: BTreeMap::new(),
+            pools: BTreeMap::new(),
         };
         for index in cluster.node_indices() {
             let node = &cluster.nodes[index];
@@ -621,7 +626,7 @@ impl<'a> Session<'a> {
     /// pipeline; every reply must be a success.
     fn per_slot(&mut self, index: usize, slots: &[u16], args: &[&str]) -> Result<()> {
         let commands = per_slot_commands(slots, args);
-        let replies = self.pipeline(index, &commands)?;
+        let replies = self.parallel_pipeline(index, &commands)?;
         for (command, reply) in commands.iter().zip(&replies) {
             if let Some(e) = reply.error() {
                 return Err(self.refused(index, command, e));
@@ -630,7 +635,11 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    fn pipeline(&mut self, index: usize, commands: &[Vec<String>]) -> Result<Vec<Reply>> {
+    fn pipeline<A: AsRef<[u8]>>(
+        &mut self,
+        index: usize,
+        commands: &[Vec<A>],
+    ) -> Result<Vec<Reply>> {
         let client = self.clients.get_mut(&index).ok_or_else(|| {
             Error::new(
                 ErrorKind::ServerExited,
@@ -641,6 +650,47 @@ impl<'a> Session<'a> {
             )
         })?;
         client.pipeline(commands)
+    }
+
+    /// [`Session::pipeline`] split over [`PARALLEL_CONNECTIONS`] connections.
+    /// A primary with replicas holds each SETSLOT until its replicas have
+    /// acknowledged it (Valkey 8 replicates SETSLOT first): on one connection
+    /// that is a round trip and a replica fsync per slot, while the SETSLOTs
+    /// of many connections are acknowledged together.
+    fn parallel_pipeline(&mut self, index: usize, commands: &[Vec<String>]) -> Result<Vec<Reply>> {
+        if commands.len() < 2 * PARALLEL_CONNECTIONS {
+            return self.pipeline(index, commands);
+        }
+        let node = &self.cluster.nodes[index];
+        let pool = match self.pools.entry(index) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(
+                (0..PARALLEL_CONNECTIONS)
+                    .map(|_| node.connect())
+                    .collect::<Result<Vec<Client>>>()?,
+            ),
+        };
+        let share = commands.len().div_ceil(pool.len().max(1));
+        let results: Vec<Result<Vec<Reply>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pool
+                .iter_mut()
+                .zip(commands.chunks(share))
+                .map(|(client, part)| scope.spawn(move || client.pipeline(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::new(ErrorKind::Panic, "a pipeline thread panicked"))
+                    })
+                })
+                .collect()
+        });
+        let mut replies = Vec::with_capacity(commands.len());
+        for result in results {
+            replies.extend(result?);
+        }
+        Ok(replies)
     }
 
     /// Moves `slots` and their keys from `source` to `target` and tells every
@@ -661,7 +711,7 @@ impl<'a> Session<'a> {
         self.migrate_keys(slots, source, target, auth)?;
         self.per_slot(target, slots, &["NODE", &target_id])?;
         let commands = per_slot_commands(slots, &["NODE", &target_id]);
-        let replies = self.pipeline(source, &commands)?;
+        let replies = self.parallel_pipeline(source, &commands)?;
         for ((&slot, command), reply) in slots.iter().zip(&commands).zip(&replies) {
             let Some(e) = reply.error() else { continue };
             // Valkey's own valkey-cli accepts these on the source: it may
@@ -692,8 +742,8 @@ impl<'a> Session<'a> {
 
     /// Moves every key of `slots` from `source` to `target`: COUNTKEYSINSLOT
     /// for all of them in one pipeline, GETKEYSINSLOT for the ones with
-    /// keys, then MIGRATE ... KEYS in batches that may span slots (the target
-    /// checks each key's slot), until the counts are all 0. MIGRATING makes
+    /// keys, then a MIGRATE ... KEYS per slot, each step one pipeline, until
+    /// the counts are all 0. MIGRATING makes
     /// the source refuse new keys of these slots (-ASK), so this ends.
     fn migrate_keys(
         &mut self,
@@ -733,32 +783,34 @@ impl<'a> Session<'a> {
                 source,
                 &per_slot_commands_with(&with_keys, "GETKEYSINSLOT", &[&batch]),
             )?;
-            let mut keys: Vec<Vec<u8>> = Vec::new();
+            // One MIGRATE per slot (cluster mode refuses CROSSSLOT), all
+            // in one pipeline.
+            let mut migrates: Vec<Vec<Vec<u8>>> = Vec::new();
             for (&slot, reply) in with_keys.iter().zip(&listed) {
                 if let Some(e) = reply.error() {
                     let command = ["CLUSTER", "GETKEYSINSLOT", &slot.to_string(), &batch];
                     return Err(self.refused(source, &command, e));
                 }
-                keys.extend(
-                    reply
-                        .elements()
-                        .iter()
-                        .filter_map(|k| k.as_bytes().map(<[u8]>::to_vec)),
-                );
-            }
-            for chunk in keys.chunks(MIGRATE_BATCH) {
                 let mut migrate: Vec<Vec<u8>> = ["MIGRATE", &host, &port, "", "0", &timeout]
                     .iter()
                     .map(|a| a.as_bytes().to_vec())
                     .collect();
                 migrate.extend(auth.iter().map(|a| a.as_bytes().to_vec()));
                 migrate.push(b"KEYS".to_vec());
-                migrate.extend(chunk.iter().cloned());
-                let reply = self.cmd(source, &migrate)?;
+                migrate.extend(
+                    reply
+                        .elements()
+                        .iter()
+                        .filter_map(|k| k.as_bytes().map(<[u8]>::to_vec)),
+                );
+                migrates.push(migrate);
+            }
+            let replies = self.pipeline(source, &migrates)?;
+            for (migrate, reply) in migrates.iter().zip(&replies) {
                 if let Some(e) = reply.error() {
                     // Keys that expired meanwhile are not an error.
                     if !e.starts_with("NOKEY") {
-                        return Err(self.refused(source, &migrate, e));
+                        return Err(self.refused(source, migrate, e));
                     }
                 }
             }
