@@ -31,9 +31,7 @@ const NUDGE_INTERVAL: Duration = Duration::from_millis(50);
 /// ```
 #[derive(Debug)]
 pub struct Replication {
-    /// Boxed so that pointers handed to C stay valid when `add_replica` grows the Vec.
-    #[allow(clippy::vec_box)]
-    nodes: Vec<Box<Server>>,
+    nodes: Vec<Server>,
     /// Indices into `nodes`: `order[0]` is the primary, `order[1 + i]` replica `i`.
     order: Vec<usize>,
     /// What `add_replica` starts from (already prepared by `node_config`).
@@ -90,16 +88,15 @@ impl Replication {
         let sync_timeout = primary_config
             .effective_startup_timeout()
             .max(replica_config.effective_startup_timeout());
-        let mut primary =
+        let primary =
             Server::start(&primary_config).map_err(|e| e.context("starting the primary"))?;
-        primary.in_group = true;
         let attached = replica_config
             .clone()
             .set_arg("replicaof", replicaof(primary.port()));
         // On an error, the servers started so far are dropped, which stops them.
         let replicas = crate::server::start_group_nodes(&attached, replicas, "replica")?;
-        let mut nodes = vec![Box::new(primary)];
-        nodes.extend(replicas.into_iter().map(Box::new));
+        let mut nodes = vec![primary];
+        nodes.extend(replicas);
         let group = Replication {
             order: (0..nodes.len()).collect(),
             nodes,
@@ -140,7 +137,7 @@ impl Replication {
 
     /// The replicas in index order.
     pub fn replicas(&self) -> impl Iterator<Item = &Server> {
-        self.order[1..].iter().map(|&n| &*self.nodes[n])
+        self.order[1..].iter().map(|&n| &self.nodes[n])
     }
 
     fn replica_slot(&self, index: usize) -> Result<usize> {
@@ -259,10 +256,9 @@ impl Replication {
             .replica_config
             .clone()
             .set_arg("replicaof", replicaof(self.primary().port()));
-        let mut server =
+        let server =
             Server::start(&config).map_err(|e| e.context(format!("starting replica {index}")))?;
-        server.in_group = true;
-        self.nodes.push(Box::new(server));
+        self.nodes.push(server);
         self.order.push(self.nodes.len() - 1);
         if let Err(e) = self.wait_replicas(std::iter::once(index), self.sync_timeout) {
             self.order.pop();

@@ -3,7 +3,7 @@
 //! when dropped.
 
 use std::collections::HashMap;
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
@@ -200,20 +200,6 @@ pub struct Server {
     tls_files: Option<TlsFiles>,
     reservation: PortReservation,
     state: Arc<ProcessState>,
-    c_strings: CStrings,
-    /// Set for the nodes of a replication group or cluster, which the group owns.
-    pub(crate) in_group: bool,
-}
-
-/// NUL-terminated copies of the strings the C API lends out.
-#[derive(Debug, Default)]
-pub(crate) struct CStrings {
-    pub(crate) host: CString,
-    pub(crate) dir: CString,
-    pub(crate) log_path: CString,
-    pub(crate) ca_cert: Option<CString>,
-    pub(crate) client_cert: Option<CString>,
-    pub(crate) client_key: Option<CString>,
 }
 
 impl Server {
@@ -258,10 +244,7 @@ impl Server {
                 tls_files: tls_files.clone(),
                 reservation,
                 state,
-                c_strings: CStrings::default(),
-                in_group: false,
             };
-            server.c_strings = server.make_c_strings();
             match server.spawn_and_wait() {
                 Ok(()) => return Ok(server),
                 Err(StartError::PortTaken(e)) => {
@@ -277,18 +260,6 @@ impl Server {
             }
         }
         Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Spawn, "no port could be bound")))
-    }
-
-    fn make_c_strings(&self) -> CStrings {
-        let c = |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default();
-        CStrings {
-            host: CString::new(HOST).unwrap_or_default(),
-            dir: c(&self.state.dir),
-            log_path: c(&self.state.log_path),
-            ca_cert: self.tls_files.as_ref().map(|f| c(&f.ca_cert)),
-            client_cert: self.tls_files.as_ref().map(|f| c(&f.client_cert)),
-            client_key: self.tls_files.as_ref().map(|f| c(&f.client_key)),
-        }
     }
 
     /// The full argv after the binary (and any wrapper).
@@ -563,10 +534,6 @@ impl Server {
 
     pub(crate) fn state(&self) -> &Arc<ProcessState> {
         &self.state
-    }
-
-    pub(crate) fn c_strings(&self) -> &CStrings {
-        &self.c_strings
     }
 
     /// Opens a new client connection to this server.
@@ -949,10 +916,7 @@ pub(crate) fn start_group_nodes(config: &Config, count: usize, what: &str) -> Re
     let mut first_error = None;
     for (index, result) in results.into_iter().enumerate() {
         match result {
-            Ok(mut server) => {
-                server.in_group = true;
-                nodes.push(server);
-            }
+            Ok(server) => nodes.push(server),
             Err(e) if first_error.is_none() => {
                 first_error = Some(e.context(format!("starting {what} {index} of {count}")))
             }

@@ -43,9 +43,7 @@ const MAX_PROBLEMS_SHOWN: usize = 12;
 /// A running cluster. Dropping it stops every node and removes their directories.
 #[derive(Debug)]
 pub struct Cluster {
-    /// Boxed so that pointers handed to C (`vtf_cluster_node`) stay valid.
-    #[allow(clippy::vec_box)]
-    nodes: Vec<Box<Server>>,
+    nodes: Vec<Server>,
     /// The shape the cluster was started with.
     shards: usize,
     replicas_per_shard: usize,
@@ -90,7 +88,7 @@ impl Cluster {
             })
             .collect();
         let cluster = Cluster {
-            nodes: nodes.into_iter().map(Box::new).collect(),
+            nodes,
             shards,
             replicas_per_shard,
             layout,
@@ -149,7 +147,7 @@ impl Cluster {
         if !self.is_member(index) {
             return None;
         }
-        self.nodes.get(index).map(|n| &**n)
+        self.nodes.get(index)
     }
 
     /// Node `index`, to stop or restart it.
@@ -157,12 +155,12 @@ impl Cluster {
         if !self.is_member(index) {
             return None;
         }
-        self.nodes.get_mut(index).map(|n| &mut **n)
+        self.nodes.get_mut(index)
     }
 
     /// Every node of the cluster, in index order (vacant indices skipped).
     pub fn nodes(&self) -> impl Iterator<Item = &Server> {
-        self.node_indices().into_iter().map(|i| &*self.nodes[i])
+        self.node_indices().into_iter().map(|i| &self.nodes[i])
     }
 
     /// The indices of the cluster's nodes, in order (vacant ones skipped).
