@@ -87,7 +87,7 @@ impl Cluster {
             crate::server::start_group_nodes(&config, replicas + 1, "node of the new shard")
                 .map_err(|e| e.context(format!("adding shard {shard}")))?;
         let base = self.nodes.len();
-        self.nodes.extend(nodes.into_iter().map(Box::new));
+        self.nodes.extend(nodes);
         let members: Vec<usize> = (base..base + replicas + 1).collect();
         self.layout.push(Some(members.clone()));
         let timeout = scaled(DEFAULT_READY_TIMEOUT.max(config.effective_startup_timeout()));
