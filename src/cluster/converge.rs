@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use super::topology::{NodeLine, SlotRange};
 use super::{text, Cluster, MAX_PROBLEMS_SHOWN};
 use crate::client::Client;
+use crate::diagnostics::log_excerpt;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process;
-use crate::server::{info_value, Server};
+use crate::reply::info_value;
+use crate::server::Server;
 
 impl Cluster {
     /// Polls every running node until [`Cluster::problems`] finds none.
@@ -69,7 +71,7 @@ impl Cluster {
                         format!(
                             "node {index} of the cluster is not running: {}; {}",
                             node.describe(),
-                            node.state().log_excerpt()
+                            log_excerpt(node.state())
                         ),
                     ));
                 }
