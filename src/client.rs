@@ -240,7 +240,7 @@ impl Client {
                     commands.len(),
                     describe_cmd(&first)
                 );
-                Err(self.explain_broken(&e, &what, true))
+                Err(self.explain_broken(&e, &what))
             }
         }
     }

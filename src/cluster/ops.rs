@@ -83,9 +83,8 @@ impl Cluster {
         let shard = self.layout.len();
         let config = self.node_template()?;
         let started = Instant::now();
-        let nodes =
-            crate::server::start_group_nodes(&config, replicas + 1, "node of the new shard")
-                .map_err(|e| e.context(format!("adding shard {shard}")))?;
+        let nodes = crate::group::start_nodes(&config, replicas + 1, "node of the new shard")
+            .map_err(|e| e.context(format!("adding shard {shard}")))?;
         let base = self.nodes.len();
         self.nodes.extend(nodes);
         let members: Vec<usize> = (base..base + replicas + 1).collect();
@@ -202,29 +201,13 @@ impl Cluster {
             .collect::<BTreeMap<usize, String>>();
         // Stopped first, so that they cannot gossip themselves back; FORGET's
         // 60 s ban covers the others gossiping about them meanwhile.
-        let mut stop_errors = Vec::new();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .nodes
+        crate::group::stop_all(
+            self.nodes
                 .iter_mut()
                 .enumerate()
                 .filter(|(i, _)| members.contains(i))
-                .map(|(i, node)| {
-                    scope.spawn(move || {
-                        let result = node.stop();
-                        if result.is_err() {
-                            node.kill_now();
-                        }
-                        (i, result)
-                    })
-                })
-                .collect();
-            for handle in handles {
-                if let Ok((i, Err(e))) = handle.join() {
-                    stop_errors.push(format!("node {i}: {e}"));
-                }
-            }
-        });
+                .map(|(_, node)| node),
+        );
         self.layout[shard] = None;
         let remaining = self.node_indices();
         let mut refused = Vec::new();
@@ -252,13 +235,8 @@ impl Cluster {
         }
         let timeout = scaled(DEFAULT_READY_TIMEOUT);
         self.wait_converged(timeout, &[]).map_err(|e| {
-            let stops = if stop_errors.is_empty() {
-                String::new()
-            } else {
-                format!(" (stopping them: {})", stop_errors.join("; "))
-            };
             e.context(format!(
-                "after stopping nodes {members:?} and making every other node forget them{stops}"
+                "after stopping nodes {members:?} and making every other node forget them"
             ))
         })
     }
