@@ -15,6 +15,7 @@
 
 mod converge;
 mod form;
+mod ops;
 mod topology;
 
 use std::time::{Duration, Instant};
