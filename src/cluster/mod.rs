@@ -54,8 +54,9 @@ pub struct Cluster {
     /// removed node stays in `nodes`, stopped (its log kept for diagnosis),
     /// but no accessor hands it out.
     layout: Vec<Option<Vec<usize>>>,
-    /// [`Cluster::failover`]'s wait: [`DEFAULT_READY_TIMEOUT`], scaled by the config.
-    failover_timeout: Duration,
+    /// The wait for the cluster to settle after a failover or a change of
+    /// shape: [`DEFAULT_READY_TIMEOUT`], scaled by the config (`Config::scaled`).
+    settle_timeout: Duration,
 }
 
 impl Cluster {
@@ -96,7 +97,7 @@ impl Cluster {
             shards,
             replicas_per_shard,
             layout,
-            failover_timeout: config.scaled(DEFAULT_READY_TIMEOUT),
+            settle_timeout: config.scaled(DEFAULT_READY_TIMEOUT),
         };
         let timeout = ready_timeout(config);
         cluster
@@ -260,7 +261,7 @@ impl Cluster {
     /// running node sees it as the shard's primary and the cluster is ok.
     /// Nodes keep their indices; the new roles show in CLUSTER NODES.
     pub fn failover(&self, shard: usize) -> Result<()> {
-        self.failover_with_timeout(shard, self.failover_timeout)
+        self.failover_with_timeout(shard, self.settle_timeout)
     }
 
     pub fn failover_with_timeout(&self, shard: usize, timeout: Duration) -> Result<()> {
