@@ -8,10 +8,10 @@ use super::converge::Expect;
 use super::topology::NodeLine;
 use super::{expect_ok, reply_field, slot_range, text, Cluster};
 use crate::client::Client;
+use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process;
 use crate::reply::Reply;
-use crate::server::Engine;
 
 impl Cluster {
     /// Assigns slots, introduces the nodes, attaches the replicas and waits.

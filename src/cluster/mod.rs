@@ -15,6 +15,7 @@
 
 mod converge;
 mod form;
+mod ops;
 mod topology;
 
 use std::time::{Duration, Instant};
@@ -22,9 +23,11 @@ use std::time::{Duration, Instant};
 use self::converge::Expect;
 use crate::client::Client;
 use crate::config::{self, Config};
+use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::reply::Reply;
-use crate::server::{info_value, Engine, Server};
+use crate::group;
+use crate::reply::{info_value, Reply};
+use crate::server::Server;
 
 /// The number of hash slots.
 pub const SLOTS: usize = 16384;
@@ -79,7 +82,7 @@ impl Cluster {
         let engine = Engine::detect(&config.resolve_binary()?)?;
         let node_config = node_config(config, &engine);
         let started = Instant::now();
-        let nodes = crate::server::start_group_nodes(&node_config, count, "cluster node")?;
+        let nodes = group::start_nodes(&node_config, count, "cluster node")?;
         let layout = (0..shards)
             .map(|s| {
                 let replicas = (0..replicas_per_shard).map(|j| shards + s * replicas_per_shard + j);
@@ -238,7 +241,7 @@ impl Cluster {
                 "no node of the cluster is running",
             ));
         }
-        Client::connect_cluster(running)
+        Client::connect_cluster(running.iter().map(|n| n.endpoint()))
     }
 
     /// Waits until the running nodes agree again: `cluster_state:ok` on each,
@@ -312,15 +315,7 @@ impl Cluster {
 impl Drop for Cluster {
     /// Stops the nodes concurrently (then their directories go with them).
     fn drop(&mut self) {
-        std::thread::scope(|scope| {
-            for node in self.nodes.iter_mut() {
-                scope.spawn(move || {
-                    if node.stop().is_err() {
-                        node.kill_now();
-                    }
-                });
-            }
-        });
+        group::stop_all(&mut self.nodes);
     }
 }
 
