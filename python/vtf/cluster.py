@@ -103,7 +103,9 @@ class Cluster(OwnedHandle):
 
         options = self.node(0).client_kwargs()
         options.update(kwargs)
-        client = ValkeyCluster(**options)
+        # Any: older valkey-py stubs call the class abstract (connection_pool), newer do not.
+        make: Any = ValkeyCluster
+        client: "valkey.cluster.ValkeyCluster" = make(**options)
         self._clients.append(client)
         return client
 

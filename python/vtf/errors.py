@@ -8,7 +8,7 @@ a newer libvtf reports and this file does not name gets a class made at import
 """
 
 import re
-from typing import Dict, List, Optional, Type
+from typing import Dict, List, Optional, Type, cast
 
 from . import _ffi
 
@@ -109,7 +109,7 @@ def _register() -> List[str]:
         if known is not None:
             cls = known
         else:
-            cls = type(_class_name(name), (VtfError,), {"__doc__": f"libvtf status {name}."})
+            cls = cast(Type[VtfError], type(_class_name(name), (VtfError,), {"__doc__": f"libvtf status {name}."}))
             cls.__module__ = __name__
             cls.status_name = name
             CLASSES[name] = cls
