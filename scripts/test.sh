@@ -26,9 +26,9 @@ scripts/fetch-valkey-source.sh >/dev/null
 step "cargo test (all Rust tests, multi-threaded)"
 cargo test --all-targets
 
-step "cargo test again with VTF_TLS=1 (core, replication, cluster over TLS)"
+step "cargo test again with VTF_TLS=1 (core, replication, cluster and its operations over TLS)"
 tls_tests=()
-for t in server replication cluster; do
+for t in server replication cluster cluster_ops; do
   [ -f "tests/$t.rs" ] && tls_tests+=(--test "$t")
 done
 VTF_TLS=1 cargo test "${tls_tests[@]}"
@@ -38,6 +38,9 @@ VTF_TLS=mutual cargo test --test server
 
 step "C and C++ tests (ctest -j against the installed package)"
 scripts/c-tests.sh
+
+step "Python tests (pip install ./python into target/venv, pytest python/tests)"
+scripts/python-tests.sh
 
 echo
 echo "all test suites passed"

@@ -19,10 +19,11 @@ use super::converge::Expect;
 use super::topology::NodeLine;
 use super::{expect_ok, log_tails, reply_field, slot_range, text, Cluster};
 use crate::client::Client;
+use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process;
 use crate::reply::Reply;
-use crate::server::{Engine, Server};
+use crate::server::Server;
 
 /// Who owns each shard's slots while the cluster forms.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,8 @@
 //! Node order: primaries first (shard order), then the replicas in shard
 //! order: replica `j` of shard `s` is node `shards + s * replicas + j`. A node
 //! keeps its index for its lifetime, also after a failover swaps its role.
+//! Shards added later (`ops`) append their nodes after the existing ones;
+//! a removed shard leaves its indices and its shard number vacant, never reused.
 //!
 //! The handle lives here; forming is in `form`, the
 //! convergence check in `converge`, CLUSTER NODES / SLOTS parsing in
@@ -14,6 +16,7 @@
 
 mod converge;
 mod form;
+mod ops;
 mod topology;
 
 use std::time::{Duration, Instant};
@@ -21,9 +24,11 @@ use std::time::{Duration, Instant};
 use self::converge::Expect;
 use crate::client::Client;
 use crate::config::{self, Config};
+use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::reply::Reply;
-use crate::server::{info_value, Engine, Server};
+use crate::group;
+use crate::reply::{info_value, Reply};
+use crate::server::Server;
 
 /// The number of hash slots.
 pub const SLOTS: usize = 16384;
@@ -41,11 +46,15 @@ const MAX_PROBLEMS_SHOWN: usize = 12;
 /// A running cluster. Dropping it stops every node and removes their directories.
 #[derive(Debug)]
 pub struct Cluster {
-    /// Boxed so that pointers handed to C (`vtf_cluster_node`) stay valid.
-    #[allow(clippy::vec_box)]
-    nodes: Vec<Box<Server>>,
+    nodes: Vec<Server>,
+    /// The shape the cluster was started with.
     shards: usize,
     replicas_per_shard: usize,
+    /// Per shard number, in the order made: the indices of the nodes created
+    /// in it (its primary first); `None` once the shard was removed. A
+    /// removed node stays in `nodes`, stopped (its log kept for diagnosis),
+    /// but no accessor hands it out.
+    layout: Vec<Option<Vec<usize>>>,
 }
 
 impl Cluster {
@@ -78,18 +87,26 @@ impl Cluster {
         // Shards without replicas form with helper nodes (see form.rs),
         // started with the others.
         let mut nodes =
-            crate::server::start_group_nodes(&node_config, count + helpers, "cluster node")
-                .map_err(|e| match helpers {
+            group::start_nodes(&node_config, count + helpers, "cluster node").map_err(|e| {
+                match helpers {
                     0 => e,
                     _ => e.context(format!(
                     "nodes {count} and up are helpers that own the slots while the cluster forms"
                 )),
-                })?;
+                }
+            })?;
         let helpers = nodes.split_off(count);
+        let layout = (0..shards)
+            .map(|s| {
+                let replicas = (0..replicas_per_shard).map(|j| shards + s * replicas_per_shard + j);
+                Some(std::iter::once(s).chain(replicas).collect())
+            })
+            .collect();
         let cluster = Cluster {
-            nodes: nodes.into_iter().map(Box::new).collect(),
+            nodes,
             shards,
             replicas_per_shard,
+            layout,
         };
         let timeout = scaled(DEFAULT_READY_TIMEOUT.max(config.effective_startup_timeout()));
         cluster
@@ -106,10 +123,14 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// One past the highest node index handed out: a removed shard's indices
+    /// stay counted (vacant, [`Cluster::node`] gives `None` for them), so
+    /// `0..node_count()` visits every index a node ever had.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
 
+    /// The number of shards the cluster was started with.
     pub fn shards(&self) -> usize {
         self.shards
     }
@@ -118,24 +139,45 @@ impl Cluster {
         self.replicas_per_shard
     }
 
-    /// Node `index` (primaries first), or `None` past the end.
+    /// Whether `index` belongs to a node of the cluster now (not out of
+    /// range, not vacated by `remove_shard`).
+    fn is_member(&self, index: usize) -> bool {
+        self.layout.iter().flatten().any(|m| m.contains(&index))
+    }
+
+    /// Node `index` (primaries first), or `None` past the end or when its
+    /// shard was removed.
     pub fn node(&self, index: usize) -> Option<&Server> {
-        self.nodes.get(index).map(|n| &**n)
+        if !self.is_member(index) {
+            return None;
+        }
+        self.nodes.get(index)
     }
 
     /// Node `index`, to stop or restart it.
     pub fn node_mut(&mut self, index: usize) -> Option<&mut Server> {
-        self.nodes.get_mut(index).map(|n| &mut **n)
+        if !self.is_member(index) {
+            return None;
+        }
+        self.nodes.get_mut(index)
     }
 
-    /// Every node, in index order.
+    /// Every node of the cluster, in index order (vacant indices skipped).
     pub fn nodes(&self) -> impl Iterator<Item = &Server> {
-        self.nodes.iter().map(|n| &**n)
+        self.node_indices().into_iter().map(|i| &self.nodes[i])
+    }
+
+    /// The indices of the cluster's nodes, in order (vacant ones skipped).
+    pub fn node_indices(&self) -> Vec<usize> {
+        let mut indices: Vec<usize> = self.layout.iter().flatten().flatten().copied().collect();
+        indices.sort_unstable();
+        indices
     }
 
     /// The node that was created as shard `shard`'s primary.
     pub fn primary(&self, shard: usize) -> Option<&Server> {
-        (shard < self.shards).then(|| self.node(shard)).flatten()
+        let index = *self.shard_members(shard)?.first()?;
+        self.node(index)
     }
 
     /// The node that was created as replica `replica` of shard `shard`.
@@ -144,27 +186,21 @@ impl Cluster {
             .and_then(|index| self.node(index))
     }
 
-    /// The shard node `index` was created in.
+    /// The shard node `index` was created in (`None` when vacant).
     pub fn shard_of(&self, index: usize) -> Option<usize> {
-        if index < self.shards {
-            Some(index)
-        } else if index < self.nodes.len() {
-            Some((index - self.shards) / self.replicas_per_shard)
-        } else {
-            None
-        }
+        self.layout
+            .iter()
+            .position(|m| m.as_ref().is_some_and(|m| m.contains(&index)))
     }
 
     fn replica_index(&self, shard: usize, replica: usize) -> Option<usize> {
-        (shard < self.shards && replica < self.replicas_per_shard)
-            .then(|| self.shards + shard * self.replicas_per_shard + replica)
+        self.shard_members(shard)?.get(replica + 1).copied()
     }
 
-    /// The indices of the nodes created in `shard`: its primary, then its replicas.
-    fn shard_members(&self, shard: usize) -> Vec<usize> {
-        std::iter::once(shard)
-            .chain((0..self.replicas_per_shard).filter_map(|j| self.replica_index(shard, j)))
-            .collect()
+    /// The indices of the nodes created in `shard`: its primary, then its
+    /// replicas; `None` for a shard never made or removed.
+    fn shard_members(&self, shard: usize) -> Option<&[usize]> {
+        self.layout.get(shard)?.as_deref()
     }
 
     /// The node's cluster id (CLUSTER MYID).
@@ -176,9 +212,24 @@ impl Cluster {
     }
 
     fn bad_index(&self, index: usize) -> Error {
+        if index < self.nodes.len() {
+            return Error::invalid(format!(
+                "node index {index} is vacant: its shard was removed from the cluster"
+            ));
+        }
         Error::invalid(format!(
             "node index {index} is out of range: the cluster has {} nodes",
             self.nodes.len()
+        ))
+    }
+
+    fn bad_shard(&self, shard: usize) -> Error {
+        if shard < self.layout.len() {
+            return Error::invalid(format!("shard {shard} was removed from the cluster"));
+        }
+        Error::invalid(format!(
+            "shard {shard} is out of range: the cluster has made {} shards",
+            self.layout.len()
         ))
     }
 
@@ -192,7 +243,7 @@ impl Cluster {
                 "no node of the cluster is running",
             ));
         }
-        Client::connect_cluster(running)
+        Client::connect_cluster(running.iter().map(|n| n.endpoint()))
     }
 
     /// Waits until the running nodes agree again: `cluster_state:ok` on each,
@@ -212,15 +263,12 @@ impl Cluster {
     }
 
     pub fn failover_with_timeout(&self, shard: usize, timeout: Duration) -> Result<()> {
-        if shard >= self.shards {
-            return Err(Error::invalid(format!(
-                "shard {shard} is out of range: the cluster has {} shards",
-                self.shards
-            )));
-        }
+        let members = self
+            .shard_members(shard)
+            .ok_or_else(|| self.bad_shard(shard))?;
         let mut primary_running = false;
         let mut candidate = None;
-        for index in self.shard_members(shard) {
+        for &index in members {
             let node = &self.nodes[index];
             if !node.is_running() {
                 continue;
@@ -233,8 +281,7 @@ impl Cluster {
         }
         let candidate = candidate.ok_or_else(|| {
             Error::invalid(format!(
-                "shard {shard} has no running replica to fail over to (nodes {:?})",
-                self.shard_members(shard)
+                "shard {shard} has no running replica to fail over to (nodes {members:?})"
             ))
         })?;
         let node = &self.nodes[candidate];
@@ -270,15 +317,7 @@ impl Cluster {
 impl Drop for Cluster {
     /// Stops the nodes concurrently (then their directories go with them).
     fn drop(&mut self) {
-        std::thread::scope(|scope| {
-            for node in self.nodes.iter_mut() {
-                scope.spawn(move || {
-                    if node.stop().is_err() {
-                        node.kill_now();
-                    }
-                });
-            }
-        });
+        group::stop_all(&mut self.nodes);
     }
 }
 
