@@ -268,8 +268,8 @@ pub fn module_include_dir(server_binary: &Path) -> Result<PathBuf> {
 /// The cache directory: env `VTF_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/valkey-test-framework`, else `~/.cache/valkey-test-framework`.
 pub fn default_cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = env_nonempty("VTF_CACHE_DIR") {
-        return Ok(PathBuf::from(dir));
+    if let Some(dir) = crate::env::cache_dir() {
+        return Ok(dir);
     }
     if let Some(dir) = env_nonempty("XDG_CACHE_HOME") {
         return Ok(Path::new(&dir).join("valkey-test-framework"));
@@ -289,7 +289,7 @@ pub fn build(repo: Option<&str>, git_ref: &str, options: &BuildOptions) -> Resul
     let started = Instant::now();
     let repo = match repo {
         Some(r) => r.to_string(),
-        None => env_nonempty("VTF_VALKEY_REPO").unwrap_or_else(|| DEFAULT_REPO.to_string()),
+        None => crate::env::valkey_repo().unwrap_or_else(|| DEFAULT_REPO.to_string()),
     };
     let git_ref = git_ref.trim();
     if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(['\n', '\0']) {
@@ -302,8 +302,8 @@ pub fn build(repo: Option<&str>, git_ref: &str, options: &BuildOptions) -> Resul
         source: Source::parse(&repo)?,
         git_ref: git_ref.to_string(),
         started,
-        quiet: options.quiet.unwrap_or_else(|| env_flag("VTF_QUIET")),
-        refresh: options.refresh.unwrap_or_else(|| env_flag("VTF_REFRESH")),
+        quiet: options.quiet.map_or_else(crate::env::quiet, Ok)?,
+        refresh: options.refresh.map_or_else(crate::env::refresh, Ok)?,
     };
 
     let commit = ctx.resolve()?;
@@ -896,10 +896,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 fn env_nonempty(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn env_flag(name: &str) -> bool {
-    env_nonempty(name).is_some_and(|v| !matches!(v.trim(), "0" | "false" | "no" | "off"))
 }
 
 #[cfg(test)]
