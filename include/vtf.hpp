@@ -73,8 +73,10 @@ inline std::string version() {
 /// A failed vtf call: the status, what was attempted, and the library's message.
 class Error : public std::runtime_error {
  public:
+  // The C message already starts with "<function>: "; what() names it once.
   Error(vtf_status status, const std::string& operation, const std::string& message)
-      : std::runtime_error(operation + " failed (" + status_name(status) + "): " + message),
+      : std::runtime_error(operation + " failed (" + status_name(status) + "): " +
+                           (message.rfind(operation + ": ", 0) == 0 ? message.substr(operation.size() + 2) : message)),
         status_(status),
         operation_(operation),
         message_(message) {}

@@ -69,6 +69,8 @@ TEST(Errors, MissingBinaryThrowsWithStatusAndMessage) {
     EXPECT_EQ(e.operation(), "vtf_server_start");
     EXPECT_NE(e.message().find("/nonexistent/vtf/valkey-server"), std::string::npos) << e.message();
     EXPECT_NE(std::string(e.what()).find("VTF_ERR_BINARY_NOT_FOUND"), std::string::npos) << e.what();
+    const std::string what = e.what();
+    EXPECT_EQ(what.find("vtf_server_start"), what.rfind("vtf_server_start")) << "named twice: " << what;
   }
 }
 
