@@ -6,8 +6,10 @@
  * - Every fallible function returns vtf_status (VTF_OK is 0); out-parameters
  *   come last and are written only on success.
  * - vtf_last_error() is the calling thread's last failure message, starting
- *   with the function's name; never NULL, "" after a successful call. The
- *   vtf_*_free functions, vtf_status_name and vtf_version leave it as it is.
+ *   with the function's name; never NULL, "" after a successful call that
+ *   returns a status or a handle. The frees, the queries of a handle's
+ *   properties (numbers, flags, borrowed strings), vtf_status_name and
+ *   vtf_version leave it as it is, so a report may use them.
  * - Functions returning a value give NULL / 0 / -1 (a pid) / false /
  *   VTF_REPLY_NIL on failure, with the last error set.
  * - Whatever comes back through **out is freed with its vtf_<noun>_free,
@@ -207,7 +209,9 @@ extern "C" {
 
 /**
  * The message of the most recent failure on the calling thread; never NULL,
- * "" after success.
+ * "" after a successful call that returns a status or a handle (the frees
+ * and the queries of a handle's properties leave it, so a report may use
+ * them). Valid until the thread's next failure.
  */
 const char *vtf_last_error(void);
 

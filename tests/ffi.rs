@@ -1,6 +1,7 @@
 //! The C boundary through its exports, without a server: the last error's
-//! life cycle (set by a failure, "" after a success, kept by the frees), the
-//! function names in messages, and the status list.
+//! life cycle (set by a failure, "" after a successful status or handle call,
+//! kept by the frees and name lookups), the function names in messages, and
+//! the status list.
 
 use std::ffi::{c_char, CStr};
 use std::ptr;
@@ -30,11 +31,11 @@ fn c(text: &CStr) -> *const c_char {
 
 #[test]
 fn the_last_error_is_empty_after_a_success_that_follows_a_failure() {
-    // A value-returning export fails ...
+    // A query fails ...
     // SAFETY: NULL is allowed and is the failure under test.
     assert_eq!(unsafe { vtf_server_port(ptr::null()) }, 0);
     assert_eq!(last_error(), "vtf_server_port: server is NULL");
-    // ... and a value-returning export succeeds: "" as vtf.h promises.
+    // ... and an export that returns a handle succeeds: "" as vtf.h promises.
     let config = vtf_config_new();
     assert!(!config.is_null());
     assert_eq!(
@@ -43,7 +44,7 @@ fn the_last_error_is_empty_after_a_success_that_follows_a_failure() {
         "a successful vtf_config_new left the last error"
     );
 
-    // The same with a status-returning export after a value-returning failure.
+    // The same with a status-returning export.
     // SAFETY: NULL is allowed.
     assert!(!unsafe { vtf_server_is_running(ptr::null()) });
     assert_eq!(last_error(), "vtf_server_is_running: server is NULL");

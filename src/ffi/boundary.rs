@@ -43,13 +43,17 @@ pub(crate) trait Returned: Sized {
     type Ok;
     fn success(ok: Self::Ok) -> Self;
     fn failure(kind: ErrorKind) -> Self;
-    /// Whether a success clears `vtf_last_error()`. The frees leave it, so
-    /// that cleanup may run between a failure and reading its message.
-    const CLEARS_ERROR: bool = true;
+    /// Whether a success clears `vtf_last_error()`: yes for a status and a
+    /// new or lent handle (`*mut`). The frees and the queries of a handle's
+    /// properties (numbers, flags, borrowed `const` strings and elements)
+    /// leave it, so that cleanup and a report of the failure (its server's
+    /// pid, dir ...) may run between a failure and reading its message.
+    const CLEARS_ERROR: bool;
 }
 
 impl Returned for vtf_status {
     type Ok = ();
+    const CLEARS_ERROR: bool = true;
     fn success((): ()) -> Self {
         vtf_status::VTF_OK
     }
@@ -67,6 +71,7 @@ impl Returned for () {
 
 impl<T> Returned for *const T {
     type Ok = Self;
+    const CLEARS_ERROR: bool = false;
     fn success(ok: Self) -> Self {
         ok
     }
@@ -77,6 +82,7 @@ impl<T> Returned for *const T {
 
 impl<T> Returned for *mut T {
     type Ok = Self;
+    const CLEARS_ERROR: bool = true;
     fn success(ok: Self) -> Self {
         ok
     }
@@ -91,6 +97,7 @@ macro_rules! returned_value {
     ($($t:ty => $fallback:expr),* $(,)?) => {$(
         impl Returned for $t {
             type Ok = Self;
+            const CLEARS_ERROR: bool = false;
             fn success(ok: Self) -> Self {
                 ok
             }
@@ -206,5 +213,43 @@ mod tests {
             Ok("vtf_panics: internal panic (a bug in vtf): on purpose")
         );
         assert!(vtf_panics_ptr().is_null());
+    }
+
+    #[test]
+    fn queries_and_frees_keep_the_last_error_statuses_and_handles_clear_it() {
+        fn message() -> String {
+            // SAFETY: last_error points to a live NUL-terminated string of this thread.
+            let text = unsafe { std::ffi::CStr::from_ptr(last_error()) };
+            text.to_string_lossy().into_owned()
+        }
+        fn vtf_fails() -> vtf_status {
+            export!({ Err(crate::error::Error::invalid("no")) })
+        }
+        fn vtf_query() -> u16 {
+            export!({ Ok(7) })
+        }
+        fn vtf_text() -> *const u8 {
+            export!({ Ok(c"x".as_ptr().cast()) })
+        }
+        fn vtf_free() {
+            export!({ Ok(()) })
+        }
+        fn vtf_new() -> *mut u8 {
+            export!({ Ok(std::ptr::NonNull::dangling().as_ptr()) })
+        }
+        fn vtf_ok() -> vtf_status {
+            export!({ Ok(()) })
+        }
+        assert_eq!(vtf_fails(), vtf_status::VTF_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            (vtf_query(), vtf_text().is_null(), vtf_free()),
+            (7, false, ())
+        );
+        assert_eq!(message(), "vtf_fails: no");
+        assert!(!vtf_new().is_null());
+        assert_eq!(message(), "");
+        vtf_fails();
+        assert_eq!(vtf_ok(), vtf_status::VTF_OK);
+        assert_eq!(message(), "");
     }
 }

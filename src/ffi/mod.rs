@@ -121,7 +121,9 @@ pub(crate) fn c_string(text: &str) -> *mut c_char {
 }
 
 /// The message of the most recent failure on the calling thread; never NULL,
-/// "" after success.
+/// "" after a successful call that returns a status or a handle (the frees
+/// and the queries of a handle's properties leave it, so a report may use
+/// them). Valid until the thread's next failure.
 #[no_mangle]
 pub extern "C" fn vtf_last_error() -> *const c_char {
     export!(pure { boundary::last_error() })

@@ -31,6 +31,7 @@ pub enum vtf_reply_type {
 /// A reply's type for a NULL reply (or a panic) is NIL.
 impl super::boundary::Returned for vtf_reply_type {
     type Ok = Self;
+    const CLEARS_ERROR: bool = false;
     fn success(ok: Self) -> Self {
         ok
     }
