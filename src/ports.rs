@@ -16,6 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// The address every server binds and every client connects to.
+pub const HOST: &str = "127.0.0.1";
 /// The cluster bus listens at port + 10000.
 pub const BUS_OFFSET: u16 = 10000;
 /// The lowest port handed out (keeps clear of well-known services such as 6379).
@@ -41,10 +43,7 @@ impl PortReservation {
 /// The directory of lock files: env `VTF_PORT_LOCK_DIR`, else `<tmp>/vtf-ports`.
 /// Every process on the machine must use the same one.
 pub fn lock_dir() -> PathBuf {
-    std::env::var_os("VTF_PORT_LOCK_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("vtf-ports"))
+    crate::env::port_lock_dir().unwrap_or_else(|| std::env::temp_dir().join("vtf-ports"))
 }
 
 /// The range ports are chosen from: `[FIRST_PORT, ephemeral_low - 10000)`,

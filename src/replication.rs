@@ -3,13 +3,16 @@
 //! stopped and restarted, and a restarted replica comes back as a replica of
 //! the current primary (its config's `replicaof` follows promotions).
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::config::Config;
+use crate::diagnostics::log_excerpt;
 use crate::error::{Error, ErrorKind, Result};
-use crate::server::{info_value, Server, HOST};
+use crate::group;
+use crate::ports::HOST;
+use crate::reply::info_value;
+use crate::server::Server;
 
 /// How long one INFO may take while waiting, so that a hung replica cannot
 /// hold a wait past its deadline by more than this.
@@ -85,6 +88,7 @@ impl Replication {
     ) -> Result<Replication> {
         let primary_config = node_config(primary_config);
         let replica_config = node_config(replica_config);
+        // Each config's startup timeout, grown under its wrapper (Config::scaled).
         let sync_timeout = primary_config
             .effective_startup_timeout()
             .max(replica_config.effective_startup_timeout());
@@ -94,7 +98,7 @@ impl Replication {
             .clone()
             .set_arg("replicaof", replicaof(primary.port()));
         // On an error, the servers started so far are dropped, which stops them.
-        let replicas = crate::server::start_group_nodes(&attached, replicas, "replica")?;
+        let replicas = group::start_nodes(&attached, replicas, "replica")?;
         let mut nodes = vec![primary];
         nodes.extend(replicas);
         let group = Replication {
@@ -270,21 +274,9 @@ impl Replication {
 }
 
 impl Drop for Replication {
+    /// Stops every node concurrently (then their directories go with them).
     fn drop(&mut self) {
-        // Replicas first: a primary shutting down waits for lagging replicas.
-        let primary = self.order[0];
-        thread::scope(|scope| {
-            for (i, node) in self.nodes.iter_mut().enumerate() {
-                if i != primary {
-                    scope.spawn(move || {
-                        if node.stop().is_err() {
-                            node.kill_now();
-                        }
-                    });
-                }
-            }
-        });
-        // Dropping the nodes stops the primary and removes every directory.
+        group::stop_all(&mut self.nodes);
     }
 }
 
@@ -369,14 +361,13 @@ fn wait_replica(
         }
         linked && !behind
     });
-    let state = replica.state();
     if !replica.is_running() {
         return Err(Error::new(
             ErrorKind::ServerExited,
             format!(
                 "replica {index} exited while the group waited for it to sync: {}; {}",
                 replica.describe(),
-                state.log_excerpt()
+                log_excerpt(replica.state())
             ),
         ));
     }
@@ -386,7 +377,7 @@ fn wait_replica(
             format!(
                 "the primary exited while the group waited for replica {index} to sync: {}; {}",
                 primary.describe(),
-                primary.state().log_excerpt()
+                log_excerpt(primary.state())
             ),
         ));
     }
@@ -410,7 +401,7 @@ fn wait_replica(
             view.master_port.map_or("(none)".into(), |p| p.to_string()),
             show(&view.link),
             last_error.map_or(String::new(), |e| format!("; last INFO failed: {e}")),
-            state.log_excerpt()
+            log_excerpt(replica.state())
         ),
     ))
 }

@@ -29,7 +29,9 @@ SUMMARY = (
     "Integration tests against real valkey-server processes from Python: "
     "servers, replication, clusters, TLS and a pytest plugin, on vtf's Rust engine"
 )
-REQUIRES = ["valkey>=6.0"]
+# libvalkey: valkey-py then packs commands and parses replies in C (libvalkey, the
+# Valkey project's hiredis); suites that move many keys spend most of their time there.
+REQUIRES = ["valkey[libvalkey]>=6.0"]
 EXTRAS = {"test": ["pytest>=7", "pytest-xdist>=3"]}
 LIBRARY = "libvtf.so"
 

@@ -118,3 +118,18 @@ class TestVendoredReplication(ReplicationTestCase):
         assert self.replicas[1].clients[0].get("n") == b"1"
         self.wait_for_master_link_up_all_replicas()
         assert self.replicas[0].is_master_link_up()
+
+
+def test_clients_pack_and_parse_in_c() -> None:
+    """The package requires valkey[libvalkey]: valkey-py's replies are parsed by libvalkey, not in Python."""
+    import valkey.utils
+
+    assert valkey.utils.LIBVALKEY_AVAILABLE, "libvalkey is missing: install valkey-test-framework with its dependencies"
+    with vtf.Server() as server:
+        client = ValkeyClient(**server.client_kwargs())
+        connection = client.connection_pool.get_connection("PING")
+        try:
+            assert "Libvalkey" in type(connection._parser).__name__
+        finally:
+            client.connection_pool.release(connection)
+            client.close()
