@@ -191,7 +191,7 @@ pub unsafe extern "C" fn vtf_config_set_command_timeout_ms(
     config: *mut Config,
     ms: u32,
 ) -> vtf_status {
-    guard("vtf_config_set_command_timeout_ms", || {
+    export!({
         let timeout = (ms > 0).then(|| Duration::from_millis(ms.into()));
         // SAFETY: caller's contract.
         unsafe { update(config, |c| c.command_timeout(timeout)) }
