@@ -65,6 +65,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "roundtrip: redisConnect: %s\n", hc ? hc->errstr : "out of memory");
     return 1;
   }
+  /* The server requires vtf's credential (issue 15); hiredis sends AUTH once,
+   * as the redis crate does in its connection setup. */
+  const char *password = vtf_server_password(server);
+  if (password != NULL) {
+    redisReply *auth = redisCommand(hc, "AUTH %s", password);
+    if (auth == NULL || auth->type == REDIS_REPLY_ERROR) {
+      fprintf(stderr, "roundtrip: AUTH: %s\n", auth ? auth->str : hc->errstr);
+      return 1;
+    }
+    freeReplyObject(auth);
+  }
 
   char value[100];
   memset(value, 'x', sizeof value);

@@ -31,6 +31,10 @@ int main(void) {
   NULL_ARG(vtf_config_set_tls(NULL, VTF_TLS_OFF));
   NULL_ARG(vtf_config_set_startup_timeout_ms(NULL, 1000));
   NULL_ARG(vtf_config_set_command_timeout_ms(NULL, 1000));
+  NULL_ARG(vtf_config_set_auth(NULL, false));
+  NULL_ARG(vtf_config_set_password(NULL, "pw"));
+  NULL_ARG(vtf_config_set_password(config, NULL));
+  CHECK_STATUS(vtf_config_set_password(config, ""), VTF_ERR_INVALID_ARGUMENT);
 
   /* Server: start. The config above is still usable (failed calls change nothing). */
   vtf_server *server = server_sentinel;
@@ -51,6 +55,7 @@ int main(void) {
   CHECK(vtf_server_tls_ca_cert_path(NULL) == NULL);
   CHECK(vtf_server_tls_client_cert_path(NULL) == NULL);
   CHECK(vtf_server_tls_client_key_path(NULL) == NULL);
+  CHECK(vtf_server_password(NULL) == NULL);
   bool found = true;
   NULL_ARG(vtf_server_log_contains(NULL, "x", &found));
   CHECK(found == true);

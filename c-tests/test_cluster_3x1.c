@@ -46,8 +46,11 @@ static void check_cluster_info(vtf_server *node) {
 /* valkey-cli -c on node 0 reads `key` (which lives on another shard). */
 static void check_valkey_cli_follows_redirects(vtf_server *node0, const char *key, const char *want) {
   char command[512];
-  snprintf(command, sizeof command, "valkey-cli -c -h %s -p %u GET %s 2>&1", vtf_server_host(node0),
-           (unsigned)vtf_server_port(node0), key);
+  /* The password (letters and digits) through the environment, as the docs say. */
+  const char *password = vtf_server_password(node0);
+  snprintf(command, sizeof command, "%s%s%svalkey-cli -c -h %s -p %u GET %s 2>&1",
+           password ? "REDISCLI_AUTH='" : "", password ? password : "", password ? "' " : "",
+           vtf_server_host(node0), (unsigned)vtf_server_port(node0), key);
   FILE *out = popen(command, "r");
   CHECK_MSG(out != NULL, "running %s", command);
   char line[256] = "";

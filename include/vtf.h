@@ -562,6 +562,27 @@ enum vtf_status vtf_config_set_keep_data(struct vtf_config *config, bool keep);
 enum vtf_status vtf_config_set_wrapper(struct vtf_config *config, const char *command);
 
 /**
+ * Whether servers started from this config require a password (default
+ * on: one generated per test process, unless env VTF_AUTH=0). `false` gives
+ * open servers, for tests of authentication itself or poking by hand.
+ *
+ * # Safety
+ * `config` must be NULL or a live config.
+ */
+enum vtf_status vtf_config_set_auth(struct vtf_config *config, bool on);
+
+/**
+ * The password (copied) that servers started from this config require and
+ * that vtf's clients send, instead of the one generated per test process;
+ * it turns auth on even under VTF_AUTH=0. Empty is refused (use
+ * vtf_config_set_auth(config, false)).
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `password` NULL or a C string.
+ */
+enum vtf_status vtf_config_set_password(struct vtf_config *config, const char *password);
+
+/**
  * Polls `condition(user_data)` until it returns true, for at most
  * `timeout_ms`; VTF_ERR_TIMEOUT names `description` (may be NULL).
  *
@@ -814,6 +835,16 @@ const char *vtf_server_tls_client_cert_path(const struct vtf_server *server);
  * `server` must be NULL or a live server.
  */
 const char *vtf_server_tls_client_key_path(const struct vtf_server *server);
+
+/**
+ * The password the server requires of its default user (for valkey-cli's
+ * `-a` or env REDISCLI_AUTH, or another client); NULL when auth is off.
+ * vtf's own clients send it without being told.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+const char *vtf_server_password(const struct vtf_server *server);
 
 /**
  * Whether the server's log holds `needle`.

@@ -234,6 +234,16 @@ class Config {
   Config& wrapper(std::string command) & { wrapper_ = std::move(command); return *this; }
   Config&& wrapper(std::string command) && { return std::move(wrapper(std::move(command))); }
 
+  /// The password servers require and clients send, instead of the one generated
+  /// per test process (turns auth on even under VTF_AUTH=0).
+  Config& password(std::string password) & { password_ = std::move(password); return *this; }
+  Config&& password(std::string password) && { return std::move(this->password(std::move(password))); }
+
+  /// Whether servers require a password (default on, unless env VTF_AUTH=0);
+  /// false gives open servers, for tests of authentication itself.
+  Config& auth(bool on) & { auth_ = on; return *this; }
+  Config&& auth(bool on) && { return std::move(auth(on)); }
+
   const std::vector<std::pair<std::string, std::string>>& args() const noexcept { return args_; }
   const std::vector<Module>& modules() const noexcept { return modules_; }
   const std::optional<std::string>& binary() const noexcept { return binary_; }
@@ -243,6 +253,8 @@ class Config {
   const std::optional<std::string>& version() const noexcept { return version_; }
   bool keep_data() const noexcept { return keep_data_; }
   const std::optional<std::string>& wrapper() const noexcept { return wrapper_; }
+  const std::optional<std::string>& password() const noexcept { return password_; }
+  const std::optional<bool>& auth() const noexcept { return auth_; }
 
   /// A fresh C config with everything applied; owned by the returned pointer.
   detail::CConfig to_c() const {
@@ -267,6 +279,8 @@ class Config {
     if (version_) detail::check(vtf_config_set_version(c.get(), version_->c_str()), "vtf_config_set_version");
     if (keep_data_) detail::check(vtf_config_set_keep_data(c.get(), true), "vtf_config_set_keep_data");
     if (wrapper_) detail::check(vtf_config_set_wrapper(c.get(), wrapper_->c_str()), "vtf_config_set_wrapper");
+    if (password_) detail::check(vtf_config_set_password(c.get(), password_->c_str()), "vtf_config_set_password");
+    if (auth_) detail::check(vtf_config_set_auth(c.get(), *auth_), "vtf_config_set_auth");
     return c;
   }
 
@@ -280,6 +294,8 @@ class Config {
   std::optional<std::string> version_;
   bool keep_data_ = false;
   std::optional<std::string> wrapper_;
+  std::optional<std::string> password_;
+  std::optional<bool> auth_;
 };
 
 // ---------------------------------------------------------------------------
@@ -690,6 +706,14 @@ class ServerApi {
   std::string tls_ca_cert_path() const { return borrowed(vtf_server_tls_ca_cert_path(c())); }
   std::string tls_client_cert_path() const { return borrowed(vtf_server_tls_client_cert_path(c())); }
   std::string tls_client_key_path() const { return borrowed(vtf_server_tls_client_key_path(c())); }
+
+  /// The password the server requires (for valkey-cli's -a or env REDISCLI_AUTH);
+  /// empty optional when auth is off. vtf's own clients send it themselves.
+  std::optional<std::string> password() const {
+    const char* p = vtf_server_password(c());
+    if (!p) return std::nullopt;
+    return std::string(p);
+  }
 
   bool log_contains(const std::string& needle) const {
     bool found = false;

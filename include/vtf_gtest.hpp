@@ -51,6 +51,14 @@ inline void print_server_diagnostics(const ServerRef& server, const std::string&
     os << "[ vtf      ] " << label << " " << server.address() << " (pid " << server.pid() << ")\n"
        << "[ vtf      ]   dir: " << server.dir() << "\n"
        << "[ vtf      ]   log: " << server.log_path() << "\n"
+       << "[ vtf      ]   by hand, while it runs: "
+       << (server.password() ? "REDISCLI_AUTH=\"$(cat " + server.dir() + "/password)\" " : std::string())
+       << "valkey-cli -h " << server.host() << " -p " << server.port()
+       << (server.tls_ca_cert_path().empty()
+               ? std::string()
+               : " --tls --cacert " + server.tls_ca_cert_path() + " --cert " + server.tls_client_cert_path() +
+                     " --key " + server.tls_client_key_path())
+       << "\n"
        << "[ vtf      ]   log tail (last " << lines << " lines):\n";
     std::istringstream tail(server.log_tail(lines));
     std::string line;

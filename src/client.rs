@@ -32,6 +32,8 @@ pub struct Endpoint {
     /// How long a command may wait for its reply (`None`: forever).
     command_timeout: Option<Duration>,
     description: String,
+    /// Sent with AUTH on connect.
+    password: Option<String>,
 }
 
 impl Endpoint {
@@ -44,8 +46,15 @@ impl Endpoint {
             port,
             tls: TlsMode::Off,
             process: None,
+            password: None,
             command_timeout: None,
         }
+    }
+
+    /// The credential to AUTH with on connect.
+    pub fn password(mut self, password: Option<String>) -> Endpoint {
+        self.password = password;
+        self
     }
 
     pub fn tls(mut self, mode: TlsMode) -> Endpoint {
@@ -83,6 +92,10 @@ impl Endpoint {
 
     pub fn tls_mode(&self) -> TlsMode {
         self.tls
+    }
+
+    pub fn get_password(&self) -> Option<&str> {
+        self.password.as_deref()
     }
 
     /// What error messages call it ("127.0.0.1:PORT").
@@ -162,6 +175,9 @@ impl Client {
             builder = builder
                 .tls(redis::TlsMode::Secure)
                 .certs(tls::client_certificates(mode == TlsMode::Mutual)?);
+        }
+        if let Some(password) = &first.password {
+            builder = builder.password(password);
         }
         let cluster = builder.build().map_err(|e| {
             Error::new(
@@ -459,7 +475,11 @@ fn single_client(endpoint: &Endpoint) -> Result<redis::Client> {
     let built = endpoint.url().into_connection_info().and_then(|info| {
         // No CLIENT SETINFO on connect: one round trip less for every
         // connection (readiness probes over TLS, stop, info_field).
-        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        // AUTH goes in the connection setup, so it costs no separate wait.
+        let mut settings = info.redis_settings().clone().set_skip_set_lib_name();
+        if let Some(password) = &endpoint.password {
+            settings = settings.set_password(password);
+        }
         let info = info.set_redis_settings(settings);
         match certs {
             Some(certs) => redis::Client::build_with_tls(info, certs),

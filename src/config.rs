@@ -46,6 +46,9 @@ pub struct Config {
     /// `None`: env `VTF_COMMAND_TIMEOUT_MS`, else the default; `Some(None)`: forever.
     pub(crate) command_timeout: Option<Option<Duration>>,
     pub(crate) wrapper: Option<Vec<String>>,
+    pub(crate) password: Option<String>,
+    /// `None`: on unless env `VTF_AUTH` turns it off.
+    pub(crate) auth: Option<bool>,
 }
 
 impl Config {
@@ -153,6 +156,54 @@ impl Config {
         self
     }
 
+    /// The credential: the password servers started from this config require
+    /// of their default user (instead of the one generated per test process),
+    /// and that clients send (`AUTH`), to attached servers too. Choosing one
+    /// turns auth on even under env `VTF_AUTH=0`.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    pub fn get_password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// Whether servers started from this config require a password (default
+    /// on, unless env `VTF_AUTH` is off): `false` gives open servers, for
+    /// tests of authentication itself or for poking by hand.
+    pub fn auth(mut self, on: bool) -> Self {
+        self.auth = Some(on);
+        self
+    }
+
+    /// Whether servers from this config require a password: the config's
+    /// choice ([`Config::auth`], or a chosen [`Config::password`]), else env
+    /// `VTF_AUTH` (on when unset).
+    pub fn auth_requested(&self) -> Result<bool> {
+        match (self.auth, &self.password) {
+            (Some(on), _) => Ok(on),
+            (None, Some(_)) => Ok(true),
+            (None, None) => vars::auth(),
+        }
+    }
+
+    /// The password a server started from this config requires (`None`:
+    /// none): a `requirepass` argument as given, else when auth is on the
+    /// chosen password or the one generated for this test process.
+    pub fn server_password(&self) -> Result<Option<String>> {
+        if let Some(given) = self.get_arg("requirepass") {
+            return Ok((!given.is_empty()).then(|| given.to_string()));
+        }
+        if !self.auth_requested()? {
+            return Ok(None);
+        }
+        match &self.password {
+            Some(password) => Ok(Some(password.clone())),
+            None => crate::auth::process_password().map(|p| Some(p.to_string())),
+        }
+    }
+
     /// Forgets a wrapper set with [`Config::wrapper`]: env `VTF_SERVER_WRAPPER` applies again.
     pub fn without_wrapper(mut self) -> Self {
         self.wrapper = None;
@@ -224,6 +275,11 @@ impl Config {
     /// environment's flags included.
     pub fn validate(&self) -> Result<()> {
         vars::check()?;
+        if self.password.as_deref() == Some("") {
+            return Err(Error::invalid(
+                "the password is empty; turn auth off with Config::auth(false) instead",
+            ));
+        }
         for (name, _) in &self.args {
             validate_arg_name(name)?;
         }

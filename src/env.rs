@@ -13,6 +13,7 @@
 //! | `VTF_KEEP_DATA` | flag: keep every server's directory when the server goes (its path is printed) | off |
 //! | `VTF_SERVER_WRAPPER` | a command, split on white space, that servers run under (e.g. `valgrind --error-exitcode=99`), unless the config sets one; every timeout grows tenfold under it | none |
 //! | `VTF_COMMAND_TIMEOUT_MS` | how long a command of vtf's clients may wait for its reply, in ms (`0`: forever), unless the config sets it; grown under a wrapper | 60000 |
+//! | `VTF_AUTH` | flag, default **on**: servers vtf starts require a password generated per test process (`0` turns it off for the whole run), unless the config chooses | on |
 //! | `VTF_TMPDIR` | where the servers' directories are made | the system temp dir |
 //! | `VTF_PORT_LOCK_DIR` | the port lock files; every process on the machine must use the same | `<system temp dir>/vtf-ports` |
 //!
@@ -46,6 +47,7 @@ pub const SERVER_WRAPPER: &str = "VTF_SERVER_WRAPPER";
 pub const TMPDIR: &str = "VTF_TMPDIR";
 pub const COMMAND_TIMEOUT_MS: &str = "VTF_COMMAND_TIMEOUT_MS";
 pub const PORT_LOCK_DIR: &str = "VTF_PORT_LOCK_DIR";
+pub const AUTH: &str = "VTF_AUTH";
 
 /// The value of a flag's text by the one rule; `None` for anything else.
 pub fn parse_flag(value: &str) -> Option<bool> {
@@ -105,6 +107,15 @@ pub fn command_timeout() -> Result<Option<Option<Duration>>> {
     }
 }
 
+/// Env `VTF_AUTH`: the one flag that is on when unset (or empty): servers
+/// require a password unless it is turned off.
+pub fn auth() -> Result<bool> {
+    match value(AUTH) {
+        None => Ok(true),
+        Some(_) => flag(AUTH),
+    }
+}
+
 pub fn keep_data() -> Result<bool> {
     flag(KEEP_DATA)
 }
@@ -123,6 +134,7 @@ pub fn check() -> Result<()> {
     keep_data()?;
     tls()?;
     command_timeout()?;
+    auth()?;
     Ok(())
 }
 

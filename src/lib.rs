@@ -12,7 +12,7 @@
 //! ```
 //!
 //! One module per concept: [`ports`] (cross-process port reservation),
-//! [`config`], [`env`] (every `VTF_*` variable, one flag rule), [`engine`] (which engine and version a binary is),
+//! [`auth`] (the credential every server requires), [`config`], [`env`] (every `VTF_*` variable, one flag rule), [`engine`] (which engine and version a binary is),
 //! [`server`], [`process`] (spawning without orphans, and a process's
 //! state), [`workdir`] (a server's directory), [`client`] (and the
 //! [`client::Endpoint`] a server hands out), [`reply`], [`tls`], `group`
@@ -25,6 +25,7 @@
 //! and processes, not servers; `server` hands out endpoints; the groups
 //! build on `server`.
 
+pub mod auth;
 pub mod build;
 pub mod client;
 pub mod cluster;

@@ -11,6 +11,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::auth;
 use crate::client::{Client, Endpoint};
 use crate::config::Config;
 use crate::diagnostics::{self, log_excerpt};
@@ -41,6 +42,10 @@ pub struct Server {
     tls_files: Option<TlsFiles>,
     reservation: PortReservation,
     state: Arc<ProcessState>,
+    /// What the default user must give (`None`: auth is off).
+    password: Option<String>,
+    /// The 0600 config file that requires it (includes the test's own).
+    auth_config: Option<PathBuf>,
 }
 
 impl Server {
@@ -64,6 +69,15 @@ impl Server {
         } else {
             None
         };
+        let password = config.server_password()?;
+        let auth_config = match &password {
+            Some(password) => Some(auth::write_files(
+                dir,
+                password,
+                config.config_file.as_deref().map(absolute).as_deref(),
+            )?),
+            None => None,
+        };
         let log_path = dir.join(LOG_FILE);
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
@@ -81,6 +95,8 @@ impl Server {
                 tls_files: tls_files.clone(),
                 reservation,
                 state,
+                password: password.clone(),
+                auth_config: auth_config.clone(),
             };
             match server.spawn_and_wait() {
                 Ok(()) => return Ok(server),
@@ -105,8 +121,12 @@ impl Server {
         let mut args: Vec<OsString> = Vec::new();
         // The server runs in its own directory: relative paths given by the
         // test mean the test's working directory.
-        if let Some(file) = &self.config.config_file {
-            args.push(absolute(file).into());
+        // The credential goes in a file of ours, not on the command line,
+        // which every local user can read; it includes the test's file.
+        match (&self.auth_config, &self.config.config_file) {
+            (Some(ours), _) => args.push(ours.into()),
+            (None, Some(file)) => args.push(absolute(file).into()),
+            (None, None) => {}
         }
         let mut opt = |name: &str, value: &str| {
             args.push(format!("--{name}").into());
@@ -222,7 +242,9 @@ impl Server {
         )))
     }
 
-    /// One readiness probe: PING answered by anything but LOADING.
+    /// One readiness probe: PING answered by anything but LOADING. With a
+    /// password, AUTH goes in the same write as the PING (one round trip);
+    /// a NOAUTH alone would not do, as the server checks it before LOADING.
     fn probe(&self) -> std::result::Result<(), String> {
         if self.tls_mode.is_on() {
             let mut client = self.connect().map_err(|e| e.to_string())?;
@@ -237,13 +259,35 @@ impl Server {
         let mut stream = TcpStream::connect((HOST, self.port())).map_err(|e| e.to_string())?;
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
         let _ = stream.set_nodelay(true);
-        stream.write_all(b"PING\r\n").map_err(|e| e.to_string())?;
-        let mut buf = [0u8; 64];
-        let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
-        let reply = String::from_utf8_lossy(&buf[..n]);
-        if n == 0 {
-            Err("connection closed".into())
-        } else if reply.starts_with("-LOADING") {
+        let mut request = Vec::new();
+        if let Some(password) = &self.password {
+            request.extend_from_slice(b"*2\r\n$4\r\nAUTH\r\n");
+            request.extend_from_slice(format!("${}\r\n", password.len()).as_bytes());
+            request.extend_from_slice(password.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        stream.write_all(&request).map_err(|e| e.to_string())?;
+        // One line per command: +OK or an error for AUTH, then PING's.
+        let expected = if self.password.is_some() { 2 } else { 1 };
+        let mut buf = Vec::with_capacity(64);
+        let mut chunk = [0u8; 256];
+        while buf.windows(2).filter(|w| w == b"\r\n").count() < expected {
+            let n = stream.read(&mut chunk).map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("connection closed".into());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let mut lines = text.split("\r\n");
+        if self.password.is_some() {
+            let auth = lines.next().unwrap_or_default();
+            if auth.starts_with('-') {
+                return Err(format!("AUTH was refused: {auth}"));
+            }
+        }
+        if lines.next().unwrap_or_default().starts_with("-LOADING") {
             Err("LOADING".into())
         } else {
             Ok(())
@@ -348,6 +392,39 @@ impl Server {
             })
     }
 
+    /// The password the server requires of its default user (`None` when
+    /// auth is off): for valkey-cli (`-a PASSWORD --no-auth-warning` or env
+    /// `REDISCLI_AUTH`) and other clients. vtf's own clients send it.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// A shell command that reaches this server by hand while it runs, as
+    /// the tests do: valkey-cli with the password from its 0600 file and the
+    /// TLS options the server needs.
+    pub fn cli_command(&self) -> String {
+        let cli = self
+            .cli_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "valkey-cli".to_string());
+        let mut line = String::new();
+        if self.password.is_some() {
+            line.push_str(&auth::cli_auth_prefix(self.dir()));
+        }
+        line.push_str(&format!("{cli} -h {HOST} -p {}", self.port()));
+        if let Some(files) = &self.tls_files {
+            line.push_str(&format!(" --tls --cacert {}", files.ca_cert.display()));
+            if self.tls_mode == TlsMode::Mutual {
+                line.push_str(&format!(
+                    " --cert {} --key {}",
+                    files.client_cert.display(),
+                    files.client_key.display()
+                ));
+            }
+        }
+        line
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -385,6 +462,7 @@ impl Server {
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::new(HOST, self.port())
             .tls(self.tls_mode)
+            .password(self.password.clone())
             .command_timeout(self.config.effective_command_timeout())
             .watching(self.state.clone())
     }

@@ -1,8 +1,9 @@
 //! A server's own directory: created fresh under env `VTF_TMPDIR` (or the
-//! system temp dir), holding its log, TLS files and data; cleared of data on
+//! system temp dir, mode 0700), holding its log, TLS files, credential and data; cleared of data on
 //! a restart without data, removed when the server goes.
 
 use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,7 +24,8 @@ pub(crate) fn create_server_dir() -> Result<PathBuf> {
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = base.join(format!("vtf-{}-{n}", std::process::id()));
-        match fs::create_dir(&dir) {
+        // 0700: the directory holds the password file and the TLS keys.
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => return Ok(dir),
             // Left by an earlier process with our (recycled) pid: take the next name.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -32,13 +34,17 @@ pub(crate) fn create_server_dir() -> Result<PathBuf> {
     }
 }
 
-/// Removes everything in `dir` but the log and the TLS files.
+/// Removes everything in `dir` but the log, the TLS files and the credential.
 pub(crate) fn clear_data(dir: &Path) -> Result<()> {
     let entries =
         fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if name == LOG_FILE || name == TLS_DIR {
+        if name == LOG_FILE
+            || name == TLS_DIR
+            || name == crate::auth::PASSWORD_FILE
+            || name == crate::auth::CONFIG_FILE
+        {
             continue;
         }
         let path = entry.path();

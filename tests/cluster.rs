@@ -43,9 +43,13 @@ fn field<'a>(text: &'a str, name: &str) -> &'a str {
     vtf::server::info_value(text, name).unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
-/// `valkey-cli [tls options] -p PORT args...` (stdout, trimmed).
+/// `valkey-cli [tls options] -p PORT args...` (stdout, trimmed), with the
+/// node's password in env `REDISCLI_AUTH`.
 fn run_cli(node: &Server, args: &[&str]) -> String {
     let mut command = Command::new(node.cli_path().expect("the server's CLI"));
+    if let Some(password) = node.password() {
+        command.env("REDISCLI_AUTH", password);
+    }
     command.args(["-h", node.host(), "-p", &node.port().to_string()]);
     if let Some(files) = node.tls_files() {
         command.arg("--tls").arg("--cacert").arg(&files.ca_cert);

@@ -13,9 +13,13 @@ use vtf::diagnostics::wait_until;
 use vtf::tls;
 use vtf::{Config, Reply, Server, TlsMode};
 
-/// `valkey-cli -p PORT [--tls --cacert CA] [--cert --key] args...`
+/// `valkey-cli -p PORT [--tls --cacert CA] [--cert --key] args...`, with the
+/// server's password in env `REDISCLI_AUTH` (TLS comes on top of it).
 fn cli(server: &Server, tls: bool, with_cert: bool, args: &[&str]) -> Output {
     let mut command = Command::new(server.cli_path().expect("the server's CLI"));
+    if let Some(password) = server.password() {
+        command.env("REDISCLI_AUTH", password);
+    }
     command.args(["-h", server.host(), "-p", &server.port().to_string()]);
     let files = server.tls_files().expect("a TLS server has TLS files");
     if tls {

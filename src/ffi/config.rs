@@ -262,3 +262,40 @@ pub unsafe extern "C" fn vtf_config_set_wrapper(
         }
     })
 }
+
+/// Whether servers started from this config require a password (default
+/// on: one generated per test process, unless env VTF_AUTH=0). `false` gives
+/// open servers, for tests of authentication itself or poking by hand.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_auth(config: *mut Config, on: bool) -> vtf_status {
+    // SAFETY: caller's contract.
+    export!({ unsafe { update(config, |c| c.auth(on)) } })
+}
+
+/// The password (copied) that servers started from this config require and
+/// that vtf's clients send, instead of the one generated per test process;
+/// it turns auth on even under VTF_AUTH=0. Empty is refused (use
+/// vtf_config_set_auth(config, false)).
+///
+/// # Safety
+/// `config` must be NULL or a live config; `password` NULL or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_password(
+    config: *mut Config,
+    password: *const c_char,
+) -> vtf_status {
+    export!({
+        // SAFETY: caller's contract.
+        let password = unsafe { str_arg(password, "password") }?.to_string();
+        if password.is_empty() {
+            return Err(Error::invalid(
+                "the password is empty; to turn auth off use vtf_config_set_auth(config, false)",
+            ));
+        }
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.password(password)) }
+    })
+}

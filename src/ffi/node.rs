@@ -69,6 +69,7 @@ struct CStrings {
     ca_cert: Option<CString>,
     client_cert: Option<CString>,
     client_key: Option<CString>,
+    password: Option<CString>,
 }
 
 impl CStrings {
@@ -82,6 +83,9 @@ impl CStrings {
             ca_cert: tls.map(|f| c(&f.ca_cert)),
             client_cert: tls.map(|f| c(&f.client_cert)),
             client_key: tls.map(|f| c(&f.client_key)),
+            password: server
+                .password()
+                .map(|p| CString::new(p).unwrap_or_default()),
         }
     }
 }
@@ -95,6 +99,7 @@ pub(crate) enum Lent {
     CaCert,
     ClientCert,
     ClientKey,
+    Password,
 }
 
 impl ServerHandle {
@@ -135,7 +140,7 @@ impl ServerHandle {
     }
 
     /// A string borrowed from the handle (valid while it lives); NULL for a
-    /// TLS path of a server without TLS.
+    /// TLS path of a server without TLS, or the password of one without auth.
     pub(crate) fn lend(&self, which: Lent) -> *const c_char {
         let s = &self.strings;
         let text = match which {
@@ -145,6 +150,7 @@ impl ServerHandle {
             Lent::CaCert => s.ca_cert.as_ref(),
             Lent::ClientCert => s.client_cert.as_ref(),
             Lent::ClientKey => s.client_key.as_ref(),
+            Lent::Password => s.password.as_ref(),
         };
         text.map_or(ptr::null(), |t| t.as_ptr())
     }

@@ -172,6 +172,20 @@ pub unsafe extern "C" fn vtf_server_tls_client_key_path(
     })
 }
 
+/// The password the server requires of its default user (for valkey-cli's
+/// `-a` or env REDISCLI_AUTH, or another client); NULL when auth is off.
+/// vtf's own clients send it without being told.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_password(server: *const ServerHandle) -> *const c_char {
+    export!({
+        // SAFETY: caller's contract.
+        Ok(unsafe { handle(server, "server") }?.lend(Lent::Password))
+    })
+}
+
 /// Whether the server's log holds `needle`.
 ///
 /// # Safety
