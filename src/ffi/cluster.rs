@@ -80,10 +80,12 @@ pub unsafe extern "C" fn vtf_cluster_node(
         // SAFETY: `group` was just derived from the live handle.
         let group_ref = unsafe { &*group };
         let port = group_ref.node(index).map(|n| n.port()).ok_or_else(|| {
-            Error::invalid(format!(
-                "node index {index} is out of range: the cluster has {} nodes",
-                group_ref.node_count()
-            ))
+            let count = group_ref.node_count();
+            Error::invalid(if index < count {
+                format!("node index {index} is vacant: its shard was removed from the cluster")
+            } else {
+                format!("node index {index} is out of range: the cluster has {count} nodes")
+            })
         })?;
         // SAFETY: `group` owns `nodes` and stays at its address.
         unsafe { nodes.lend(group, port) }
