@@ -866,7 +866,7 @@ class Cluster {
   ServerRef node(size_t index) const {
     vtf_server* s = vtf_cluster_node(get(), index);
     if (!s)
-      throw std::out_of_range("vtf::Cluster::node(" + std::to_string(index) + "): " + detail::last_error());
+      throw std::out_of_range("vtf::Cluster::node(" + std::to_string(index) + "): " + last_error());
     return ServerRef(s);
   }
   /// Every node of the cluster in index order (vacant indices skipped).

@@ -85,8 +85,11 @@ TEST(ClusterApi, ShardsAddedMovedAndRemoved) {
   EXPECT_EQ(shard, 2u);
   EXPECT_EQ(cluster.shard_count(), 3u);
   ASSERT_EQ(cluster.node_count(), 3u);
-  cluster.move_slots(0, 16383, shard);  // every key to the new shard
-  EXPECT_EQ(cluster.node(2).connect().command("DBSIZE").integer(), 5);
+  auto slot = static_cast<uint16_t>(client.command("CLUSTER", "KEYSLOT", "{a}k").integer());
+  cluster.move_slots(slot, slot, shard);  // "{a}k" to the new shard
+  vtf::Client added = cluster.node(2).connect();
+  EXPECT_EQ(added.command("DBSIZE").integer(), 1);
+  EXPECT_REPLY_EQ(client.command("GET", "{a}k"), "{a}k");
   EXPECT_THROW(cluster.move_slots(9, 1, 0), vtf::Error);
 
   cluster.remove_shard(shard);
