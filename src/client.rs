@@ -9,12 +9,11 @@ use std::time::Duration;
 use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Cmd, ConnectionLike, IntoConnectionInfo, RedisError};
 
-use crate::config::TlsMode;
 use crate::diagnostics;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process::{self, ProcessState};
 use crate::reply::Reply;
-use crate::tls;
+use crate::tls::{self, TlsMode};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a broken connection waits for its server's exit to become visible.

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! One module per concept: [`ports`] (cross-process port reservation),
-//! [`config`], [`engine`] (which engine and version a binary is),
+//! [`config`], [`env`] (every `VTF_*` variable, one flag rule), [`engine`] (which engine and version a binary is),
 //! [`server`], [`process`] (spawning without orphans, and a process's
 //! state), [`workdir`] (a server's directory), [`client`] (and the
 //! [`client::Endpoint`] a server hands out), [`reply`], [`tls`], `group`
@@ -31,6 +31,7 @@ pub mod cluster;
 pub mod config;
 pub mod diagnostics;
 pub mod engine;
+pub mod env;
 pub mod error;
 pub mod ffi;
 mod group;
@@ -44,9 +45,10 @@ pub mod workdir;
 
 pub use client::{Client, Endpoint};
 pub use cluster::Cluster;
-pub use config::{Config, TlsMode};
+pub use config::Config;
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use replication::Replication;
 pub use reply::Reply;
 pub use server::Server;
+pub use tls::TlsMode;

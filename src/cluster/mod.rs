@@ -1,7 +1,8 @@
 //! A Valkey cluster of real servers: `shards` primaries with
-//! `replicas_per_shard` replicas each, formed with CLUSTER ADDSLOTSRANGE, MEET
-//! and REPLICATE (no `valkey-cli --cluster create` and its fixed sleeps), and
-//! ready only once every node agrees on the topology.
+//! `replicas_per_shard` replicas each, formed with CLUSTER ADDSLOTSRANGE, MEET,
+//! REPLICATE and FAILOVER TAKEOVER (no `valkey-cli --cluster create` and its
+//! fixed sleeps, no 2 s hold of a new primary), and ready only once every node
+//! agrees on the topology.
 //!
 //! Node order: primaries first (shard order), then the replicas in shard
 //! order: replica `j` of shard `s` is node `shards + s * replicas + j`. A node
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use self::converge::Expect;
 use crate::client::Client;
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::group;
@@ -54,6 +55,9 @@ pub struct Cluster {
     /// removed node stays in `nodes`, stopped (its log kept for diagnosis),
     /// but no accessor hands it out.
     layout: Vec<Option<Vec<usize>>>,
+    /// The wait for the cluster to settle after a failover or a change of
+    /// shape: [`DEFAULT_READY_TIMEOUT`], scaled by the config (`Config::scaled`).
+    settle_timeout: Duration,
 }
 
 impl Cluster {
@@ -82,7 +86,19 @@ impl Cluster {
         let engine = Engine::detect(&config.resolve_binary()?)?;
         let node_config = node_config(config, &engine);
         let started = Instant::now();
-        let nodes = group::start_nodes(&node_config, count, "cluster node")?;
+        let helpers = form::helpers_needed(shards, replicas_per_shard, &engine);
+        // Shards without replicas form with helper nodes (see form.rs),
+        // started with the others.
+        let mut nodes =
+            group::start_nodes(&node_config, count + helpers, "cluster node").map_err(|e| {
+                match helpers {
+                    0 => e,
+                    _ => e.context(format!(
+                    "nodes {count} and up are helpers that own the slots while the cluster forms"
+                )),
+                }
+            })?;
+        let helpers = nodes.split_off(count);
         let layout = (0..shards)
             .map(|s| {
                 let replicas = (0..replicas_per_shard).map(|j| shards + s * replicas_per_shard + j);
@@ -94,24 +110,14 @@ impl Cluster {
             shards,
             replicas_per_shard,
             layout,
+            settle_timeout: config.scaled(DEFAULT_READY_TIMEOUT),
         };
-        let timeout = scaled(DEFAULT_READY_TIMEOUT.max(config.effective_startup_timeout()));
+        let timeout = ready_timeout(config);
         cluster
-            .form(&engine, timeout.saturating_sub(started.elapsed()))
+            .form(&engine, helpers, timeout.saturating_sub(started.elapsed()))
             .map_err(|e| {
                 // The directories go with the cluster: quote the logs now.
-                let logs: Vec<String> = cluster
-                    .nodes()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        format!(
-                            "node {i} ({}), last lines of {}:\n{}",
-                            n.address(),
-                            n.log_path().display(),
-                            n.log_tail(LOG_LINES_ON_FAILURE).unwrap_or_default()
-                        )
-                    })
-                    .collect();
+                let logs = log_tails("node", cluster.nodes().enumerate());
                 let e = e.context(format!(
                     "forming a cluster of {shards} shards x {replicas_per_shard} replicas \
                      ({count} nodes)"
@@ -257,7 +263,7 @@ impl Cluster {
     /// running node sees it as the shard's primary and the cluster is ok.
     /// Nodes keep their indices; the new roles show in CLUSTER NODES.
     pub fn failover(&self, shard: usize) -> Result<()> {
-        self.failover_with_timeout(shard, scaled(DEFAULT_READY_TIMEOUT))
+        self.failover_with_timeout(shard, self.settle_timeout)
     }
 
     pub fn failover_with_timeout(&self, shard: usize, timeout: Duration) -> Result<()> {
@@ -347,13 +353,27 @@ fn node_config(config: &Config, engine: &Engine) -> Config {
     node
 }
 
-/// Timeouts grow tenfold under `VTF_SERVER_WRAPPER` (valgrind), as startup does.
-fn scaled(timeout: Duration) -> Duration {
-    if config::wrapper().is_empty() {
-        timeout
-    } else {
-        timeout * 10
-    }
+/// The last log lines of each node, for a failure message (the directories
+/// go with the nodes).
+fn log_tails<'a>(what: &str, nodes: impl Iterator<Item = (usize, &'a Server)>) -> Vec<String> {
+    nodes
+        .map(|(i, n)| {
+            format!(
+                "{what} {i} ({}), last lines of {}:\n{}",
+                n.address(),
+                n.log_path().display(),
+                n.log_tail(LOG_LINES_ON_FAILURE).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// How long [`Cluster::start`] waits for a cluster from `config` to form:
+/// [`DEFAULT_READY_TIMEOUT`] or the startup timeout if longer, grown once
+/// under a wrapper ([`Config::scaled`]), whether the config or env
+/// `VTF_SERVER_WRAPPER` sets it.
+pub fn ready_timeout(config: &Config) -> Duration {
+    config.scaled(DEFAULT_READY_TIMEOUT.max(config.startup_timeout_base()))
 }
 
 /// One `name:value` field of the reply to `command` (CLUSTER INFO, INFO ...);

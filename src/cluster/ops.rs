@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::converge::Expect;
 use super::topology::NodeLine;
-use super::{expect_ok, scaled, text, Cluster, DEFAULT_READY_TIMEOUT, SLOTS};
+use super::{expect_ok, ready_timeout, text, Cluster, SLOTS};
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
@@ -89,7 +89,7 @@ impl Cluster {
         self.nodes.extend(nodes);
         let members: Vec<usize> = (base..base + replicas + 1).collect();
         self.layout.push(Some(members.clone()));
-        let timeout = scaled(DEFAULT_READY_TIMEOUT.max(config.effective_startup_timeout()));
+        let timeout = ready_timeout(&config);
         let joined = self.join_shard(&members, timeout.saturating_sub(started.elapsed()));
         if let Err(e) = joined {
             // Leave no half-joined nodes behind: the cluster stays as it was.
@@ -233,7 +233,7 @@ impl Cluster {
         if !refused.is_empty() {
             return Err(Error::invalid(refused.join("; ")));
         }
-        let timeout = scaled(DEFAULT_READY_TIMEOUT);
+        let timeout = self.settle_timeout;
         self.wait_converged(timeout, &[]).map_err(|e| {
             e.context(format!(
                 "after stopping nodes {members:?} and making every other node forget them"
@@ -410,7 +410,7 @@ impl Cluster {
             id: target_id,
             slots: ranges(slots),
         }];
-        self.wait_converged(scaled(DEFAULT_READY_TIMEOUT), &expect)
+        self.wait_converged(self.settle_timeout, &expect)
             .map_err(|e| e.context("after moving the slots"))
     }
 

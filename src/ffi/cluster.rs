@@ -1,10 +1,9 @@
 //! `vtf_cluster_*`: the C mirror of [`crate::cluster::Cluster`].
 
-use std::ptr;
 use std::time::Duration;
 
-use super::node::{NodeHandles, ServerHandle};
-use super::{check_out, guard, guard_value, handle, handle_mut, null, vtf_status, write_out};
+use super::node::{NodeHandles, NodeKey, ServerHandle};
+use super::{check_out, handle, handle_mut, null, vtf_status, write_out};
 use crate::client::Client;
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -30,7 +29,7 @@ pub unsafe extern "C" fn vtf_cluster_create(
     replicas_per_shard: usize,
     out: *mut *mut ClusterHandle,
 ) -> vtf_status {
-    guard("vtf_cluster_create", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: `config` is NULL or a live config (caller's contract).
         let config = unsafe { handle(config, "config") }?;
@@ -51,7 +50,7 @@ pub unsafe extern "C" fn vtf_cluster_create(
 /// `cluster` must be NULL or a live cluster.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_cluster_node_count(cluster: *const ClusterHandle) -> usize {
-    guard_value("vtf_cluster_node_count", 0, || {
+    export!({
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         Ok(unsafe { handle(cluster, "cluster") }?.cluster.node_count())
     })
@@ -69,7 +68,7 @@ pub unsafe extern "C" fn vtf_cluster_node(
     cluster: *mut ClusterHandle,
     index: usize,
 ) -> *mut ServerHandle {
-    guard_value("vtf_cluster_node", ptr::null_mut(), || {
+    export!({
         if cluster.is_null() {
             return Err(null("cluster"));
         }
@@ -79,7 +78,7 @@ pub unsafe extern "C" fn vtf_cluster_node(
         let (group, nodes) = unsafe { (&raw mut (*cluster).cluster, &mut (*cluster).nodes) };
         // SAFETY: `group` was just derived from the live handle.
         let group_ref = unsafe { &*group };
-        let port = group_ref.node(index).map(|n| n.port()).ok_or_else(|| {
+        let node = group_ref.node(index).map(NodeKey::of).ok_or_else(|| {
             let count = group_ref.node_count();
             Error::invalid(if index < count {
                 format!("node index {index} is vacant: its shard was removed from the cluster")
@@ -88,7 +87,7 @@ pub unsafe extern "C" fn vtf_cluster_node(
             })
         })?;
         // SAFETY: `group` owns `nodes` and stays at its address.
-        unsafe { nodes.lend(group, port) }
+        unsafe { nodes.lend(group, node) }
     })
 }
 
@@ -102,7 +101,7 @@ pub unsafe extern "C" fn vtf_cluster_connect(
     cluster: *mut ClusterHandle,
     out: *mut *mut Client,
 ) -> vtf_status {
-    guard("vtf_cluster_connect", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         let client = unsafe { handle(cluster, "cluster") }?.cluster.connect()?;
@@ -122,7 +121,7 @@ pub unsafe extern "C" fn vtf_cluster_wait_ok(
     cluster: *mut ClusterHandle,
     timeout_ms: u32,
 ) -> vtf_status {
-    guard("vtf_cluster_wait_ok", || {
+    export!({
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         let cluster = &unsafe { handle(cluster, "cluster") }?.cluster;
         cluster.wait_ok(Duration::from_millis(u64::from(timeout_ms)))
@@ -139,7 +138,7 @@ pub unsafe extern "C" fn vtf_cluster_failover(
     cluster: *mut ClusterHandle,
     shard: usize,
 ) -> vtf_status {
-    guard("vtf_cluster_failover", || {
+    export!({
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         let cluster = &unsafe { handle(cluster, "cluster") }?.cluster;
         cluster.failover(shard)
@@ -153,7 +152,7 @@ pub unsafe extern "C" fn vtf_cluster_failover(
 /// afterwards (nor the node pointers borrowed from it).
 #[no_mangle]
 pub unsafe extern "C" fn vtf_cluster_free(cluster: *mut ClusterHandle) {
-    guard_value("vtf_cluster_free", (), || {
+    export!({
         if !cluster.is_null() {
             // SAFETY: created by Box::into_raw in vtf_cluster_create (caller's contract).
             drop(unsafe { Box::from_raw(cluster) });
@@ -170,7 +169,7 @@ pub unsafe extern "C" fn vtf_cluster_free(cluster: *mut ClusterHandle) {
 /// `cluster` must be NULL or a live cluster.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_cluster_shard_count(cluster: *const ClusterHandle) -> usize {
-    guard_value("vtf_cluster_shard_count", 0, || {
+    export!({
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         Ok(unsafe { handle(cluster, "cluster") }?.cluster.shard_count())
     })
@@ -189,7 +188,7 @@ pub unsafe extern "C" fn vtf_cluster_move_slots(
     last_slot: u16,
     to_shard: usize,
 ) -> vtf_status {
-    guard("vtf_cluster_move_slots", || {
+    export!({
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         let cluster = &unsafe { handle(cluster, "cluster") }?.cluster;
         cluster.move_slots(first_slot, last_slot, to_shard)
@@ -209,7 +208,7 @@ pub unsafe extern "C" fn vtf_cluster_add_shard(
     replicas: usize,
     shard_out: *mut usize,
 ) -> vtf_status {
-    guard("vtf_cluster_add_shard", || {
+    export!({
         check_out(shard_out, "shard_out")?;
         // SAFETY: `cluster` is NULL or a live, unshared cluster (caller's contract).
         let cluster = &mut unsafe { handle_mut(cluster, "cluster") }?.cluster;
@@ -232,7 +231,7 @@ pub unsafe extern "C" fn vtf_cluster_remove_shard(
     cluster: *mut ClusterHandle,
     shard: usize,
 ) -> vtf_status {
-    guard("vtf_cluster_remove_shard", || {
+    export!({
         // SAFETY: `cluster` is NULL or a live, unshared cluster (caller's contract).
         let cluster = &mut unsafe { handle_mut(cluster, "cluster") }?.cluster;
         cluster.remove_shard(shard)
