@@ -14,7 +14,8 @@
 //! One module per concept: [`ports`] (cross-process port reservation),
 //! [`config`], [`server`], [`process`] (spawning without orphans), [`client`],
 //! [`reply`], [`tls`], [`replication`], [`cluster`], [`build`] (servers built
-//! from source), [`diagnostics`], and [`ffi`] (the C ABI mirror).
+//! from source), [`diagnostics`], [`topology`] (the JSON description of running
+//! servers that the `vtf` command prints), and [`ffi`] (the C ABI mirror).
 
 pub mod build;
 pub mod client;
@@ -29,6 +30,7 @@ pub mod replication;
 pub mod reply;
 pub mod server;
 pub mod tls;
+pub mod topology;
 
 pub use client::Client;
 pub use cluster::Cluster;
