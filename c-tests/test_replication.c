@@ -130,6 +130,12 @@ static void test_sync_and_read_only_replicas(void) {
   CHECK_INT_EQ(index, 2);
   CHECK_INT_EQ(vtf_replication_replica_count(group), 3);
   expect_on(vtf_replication_replica(group, 2), "after-promotion", "1");
+  /* Handles lent before the group grew are still the same nodes, and work. */
+  CHECK(vtf_replication_primary(group) == promoted);
+  CHECK(vtf_replication_replica(group, 0) == replica0);
+  CHECK(vtf_replication_replica(group, 1) == old_primary);
+  expect_on(old_primary, "after-promotion", "1");
+  expect_role(promoted, "master");
 
   /* Freeing the group stops every process and removes every directory. */
   int32_t pids[4];

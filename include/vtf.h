@@ -137,7 +137,8 @@ typedef struct vtf_build_options vtf_build_options;
 typedef struct vtf_client vtf_client;
 
 /**
- * A running cluster. Dropping it stops every node and removes their directories.
+ * A running cluster (free with `vtf_cluster_free`). Its nodes are lent out
+ * as `vtf_server` handles, valid until the cluster is freed.
  */
 typedef struct vtf_cluster vtf_cluster;
 
@@ -154,24 +155,15 @@ typedef struct vtf_cluster vtf_cluster;
 typedef struct vtf_config vtf_config;
 
 /**
- * A primary and `n` replicas of it.
- *
- * ```no_run
- * use vtf::{Config, Replication};
- * # fn main() -> vtf::Result<()> {
- * let group = Replication::create(&Config::new(), 2)?;
- * group.primary().connect()?.cmd(["SET", "k", "v"])?;
- * group.wait_sync(std::time::Duration::from_secs(5))?;
- * let value = group.replica(0)?.connect()?.cmd(["GET", "k"])?;
- * assert_eq!(value.as_str(), Some("v"));
- * # Ok(()) }
- * ```
+ * A primary and its replicas (free with `vtf_replication_free`). Its nodes
+ * are lent out as `vtf_server` handles, valid until the group is freed.
  */
 typedef struct vtf_replication vtf_replication;
 
 /**
- * A running (or stopped) server. Dropping it stops the process and removes
- * its directory (kept with `Config::keep_data` or env `VTF_KEEP_DATA=1`).
+ * A running (or stopped) server: one from `vtf_server_start` (free it with
+ * `vtf_server_free`) or a node borrowed from a replication group or cluster
+ * (valid until the group is freed; never free it).
  */
 typedef struct vtf_server vtf_server;
 

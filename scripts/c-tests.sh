@@ -3,7 +3,7 @@
 # runs, against that prefix only (as users do):
 #   - c-tests/           the C tests (and c-tests/cpp when present), ctest -j2
 #   - c-tests/consumer/  find_package (static, shared, C++) and pkg-config
-#   - README.md's C++ GoogleTest example as a fresh project
+#   - the C++ GoogleTest example of docs/cpp.md as a fresh project
 #   - a bare `cc ... $(pkg-config --cflags --libs vtf)` build of a program
 # Exits non-zero on the first failure.
 #
@@ -58,30 +58,31 @@ cmake -S "$root/c-tests" -B "$work/c-tests-build" -DCMAKE_PREFIX_PATH="$prefix" 
 cmake --build "$work/c-tests-build" -j "$jobs"
 ctest --test-dir "$work/c-tests-build" --output-on-failure -j "$jobs"
 
-step "README's C++ example, copied into a fresh CMake project"
-readme_project="$work/readme-example"
-rm -rf "$readme_project" "$readme_project-build"
-mkdir -p "$readme_project"
-# The first cmake and cpp blocks after the heading "### A complete example".
+step "docs/cpp.md's C++ example, copied into a fresh CMake project"
+example_project="$work/cpp-doc-example"
+rm -rf "$example_project" "$example_project-build"
+mkdir -p "$example_project"
+# The first cmake and cpp blocks after the heading "## A complete example"
+# (up to the next heading of that level).
 extract() {
   awk -v lang="$1" '
-    /^### A complete example/ { inside = 1; next }
-    inside && /^### / { exit }
+    /^## A complete example/ { inside = 1; next }
+    inside && /^## / { exit }
     inside && !done && $0 == "```" lang { copying = 1; next }
     copying && /^```/ { copying = 0; done = 1; next }
     copying { print }
-  ' "$root/README.md"
+  ' "$root/docs/cpp.md"
 }
-extract cmake > "$readme_project/CMakeLists.txt"
-extract cpp > "$readme_project/mymodule_test.cpp"
+extract cmake > "$example_project/CMakeLists.txt"
+extract cpp > "$example_project/mymodule_test.cpp"
 for f in CMakeLists.txt mymodule_test.cpp; do
-  [ -s "$readme_project/$f" ] || { echo "c-tests.sh: README.md gave no $f" >&2; exit 1; }
+  [ -s "$example_project/$f" ] || { echo "c-tests.sh: docs/cpp.md gave no $f" >&2; exit 1; }
 done
 module=$(find "$work/c-tests-build" -name vtfexample.so -print -quit)
 [ -n "$module" ] || { echo "c-tests.sh: vtfexample.so was not built" >&2; exit 1; }
-cmake -S "$readme_project" -B "$readme_project-build" -DCMAKE_PREFIX_PATH="$prefix" \
+cmake -S "$example_project" -B "$example_project-build" -DCMAKE_PREFIX_PATH="$prefix" \
       -DMYMODULE_PATH="$module" >/dev/null
-cmake --build "$readme_project-build" -j "$jobs"
-ctest --test-dir "$readme_project-build" --output-on-failure -j "$jobs"
+cmake --build "$example_project-build" -j "$jobs"
+ctest --test-dir "$example_project-build" --output-on-failure -j "$jobs"
 
 step "all C/CMake checks passed"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the build and the test suite need on a fresh Debian 12 machine:
-# a C/C++ toolchain, CMake, GoogleTest, hiredis (benchmark baseline), valgrind,
+# a C/C++ toolchain, CMake, GoogleTest, hiredis (benchmark baseline), valgrind, python3-venv,
 # and valkey-server/valkey-cli 8.0 from bookworm-backports. Idempotent; quiet
 # when everything is already present.
 set -euo pipefail
@@ -12,6 +12,8 @@ done
 [ -f /usr/include/gtest/gtest.h ] || need+=(gtest)
 [ -f /usr/include/hiredis/hiredis.h ] || need+=(hiredis)
 [ -f /usr/include/openssl/ssl.h ] || need+=(openssl)
+# The Python tests make a virtualenv: Debian splits venv/ensurepip into python3-venv.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -31,6 +33,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   cmake make gcc g++ pkg-config libssl-dev git curl xz-utils ca-certificates \
-  libgtest-dev googletest libhiredis-dev valgrind >/dev/null
+  libgtest-dev googletest libhiredis-dev valgrind python3 python3-venv >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports valkey-server valkey-tools >/dev/null
 valkey-server --version >&2

@@ -39,5 +39,8 @@ VTF_TLS=mutual cargo test --test server
 step "C and C++ tests (ctest -j against the installed package)"
 scripts/c-tests.sh
 
+step "Python tests (pip install ./python into target/venv, pytest python/tests)"
+scripts/python-tests.sh
+
 echo
 echo "all test suites passed"

@@ -22,11 +22,12 @@
 use std::env;
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind as IoErrorKind, Read, Seek, SeekFrom, Write as _};
+use std::io::{self, ErrorKind as IoErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::diagnostics;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The Valkey project's repository, used when no repository is named.
@@ -647,7 +648,10 @@ impl Ctx {
         );
         run_logged(&mut make, &context, Some(&log)).map_err(|e| {
             // The usual cause of a TLS build failure: headers not installed.
-            if read_tail(&log, TAIL_LINES * 4).contains("openssl/") {
+            if diagnostics::log_tail(&log, TAIL_LINES * 4)
+                .unwrap_or_default()
+                .contains("openssl/")
+            {
                 e.context(format!(
                     "OpenSSL headers look missing; install them with `{INSTALL_HINT}`"
                 ))
@@ -756,7 +760,7 @@ fn run_logged(cmd: &mut Command, context: &str, log: Option<&Path>) -> Result<()
             tail = format!(
                 "full log: {}; last {TAIL_LINES} lines:\n{}",
                 log.display(),
-                read_tail(log, TAIL_LINES)
+                diagnostics::log_tail(log, TAIL_LINES).unwrap_or_default()
             );
         }
         None => {
@@ -770,7 +774,7 @@ fn run_logged(cmd: &mut Command, context: &str, log: Option<&Path>) -> Result<()
             }
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
-            tail = format!("output:\n{}", last_lines(&text, TAIL_LINES));
+            tail = format!("output:\n{}", diagnostics::last_lines(&text, TAIL_LINES));
         }
     }
     Err(Error::new(
@@ -812,24 +816,6 @@ fn tool_error(tool: &str, err: io::Error) -> Error {
     } else {
         Error::new(ErrorKind::Build, format!("running `{tool}` failed: {err}"))
     }
-}
-
-/// The last `lines` lines of a (possibly large) log file.
-fn read_tail(path: &Path, lines: usize) -> String {
-    const WINDOW: u64 = 64 * 1024;
-    let Ok(mut file) = File::open(path) else {
-        return String::new();
-    };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = file.seek(SeekFrom::Start(len.saturating_sub(WINDOW)));
-    let mut bytes = Vec::new();
-    let _ = file.read_to_end(&mut bytes);
-    last_lines(&String::from_utf8_lossy(&bytes), lines)
-}
-
-fn last_lines(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {

@@ -10,15 +10,82 @@ use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Cmd, ConnectionLike, IntoConnectionInfo, RedisError};
 
 use crate::config::TlsMode;
+use crate::diagnostics;
 use crate::error::{Error, ErrorKind, Result};
-use crate::process;
+use crate::process::{self, ProcessState};
 use crate::reply::Reply;
-use crate::server::{ProcessState, Server, HOST};
 use crate::tls;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a broken connection waits for its server's exit to become visible.
 const EXIT_GRACE: Duration = Duration::from_millis(200);
+
+/// Where a client connects: what a server hands out (`Server::endpoint`).
+/// TLS clients trust the process-wide test CA (the one every server's TLS
+/// files hold) and present its client certificate under mutual TLS.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    /// The server process to consult when the connection breaks.
+    process: Option<Arc<ProcessState>>,
+    description: String,
+}
+
+impl Endpoint {
+    /// `host:port`, plain TCP, with no process behind it to watch.
+    pub fn new(host: impl Into<String>, port: u16) -> Endpoint {
+        let host = host.into();
+        Endpoint {
+            description: format!("{host}:{port}"),
+            host,
+            port,
+            tls: TlsMode::Off,
+            process: None,
+        }
+    }
+
+    pub fn tls(mut self, mode: TlsMode) -> Endpoint {
+        self.tls = mode;
+        self
+    }
+
+    /// The process whose death explains a broken connection.
+    pub(crate) fn watching(mut self, process: Arc<ProcessState>) -> Endpoint {
+        self.process = Some(process);
+        self
+    }
+
+    /// The same endpoint without a watched process: for SHUTDOWN, whose
+    /// connection is meant to break.
+    pub(crate) fn unwatched(mut self) -> Endpoint {
+        self.process = None;
+        self
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls
+    }
+
+    /// What error messages call it ("127.0.0.1:PORT").
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn url(&self) -> String {
+        let scheme = if self.tls.is_on() { "rediss" } else { "redis" };
+        format!("{scheme}://{}:{}", self.host, self.port)
+    }
+}
 
 enum Target {
     Single(redis::Client),
@@ -50,14 +117,13 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Connects to `server`, over TLS when the server uses it.
-    pub fn connect(server: &Server) -> Result<Client> {
-        let target = Target::Single(single_client(server.port(), server.tls_mode())?);
+    /// Connects to `endpoint`, over TLS when it says so.
+    pub fn connect(endpoint: &Endpoint) -> Result<Client> {
         let mut client = Client {
-            target,
+            target: Target::Single(single_client(endpoint)?),
             connection: None,
-            watched: vec![server.state().clone()],
-            description: server.address(),
+            watched: endpoint.process.iter().cloned().collect(),
+            description: endpoint.description.clone(),
         };
         client.ensure_connected()?;
         Ok(client)
@@ -65,13 +131,13 @@ impl Client {
 
     /// Connects to a cluster through its nodes; commands are routed by key
     /// slot and MOVED / ASK redirections are followed.
-    pub fn connect_cluster<'a>(nodes: impl IntoIterator<Item = &'a Server>) -> Result<Client> {
-        let nodes: Vec<&Server> = nodes.into_iter().collect();
+    pub fn connect_cluster(nodes: impl IntoIterator<Item = Endpoint>) -> Result<Client> {
+        let nodes: Vec<Endpoint> = nodes.into_iter().collect();
         let first = nodes
             .first()
             .ok_or_else(|| Error::invalid("a cluster client needs at least one node"))?;
-        let mode = first.tls_mode();
-        let urls: Vec<String> = nodes.iter().map(|n| url(n.port(), mode)).collect();
+        let mode = first.tls;
+        let urls: Vec<String> = nodes.iter().map(Endpoint::url).collect();
         let mut builder = ClusterClient::builder(urls)
             .connection_timeout(CONNECT_TIMEOUT)
             .retries(6);
@@ -90,11 +156,11 @@ impl Client {
         let mut client = Client {
             target: Target::Cluster(cluster),
             connection: None,
-            watched: nodes.iter().map(|n| n.state().clone()).collect(),
+            watched: nodes.iter().filter_map(|n| n.process.clone()).collect(),
             description: format!(
                 "cluster of {} nodes ({}, ...)",
                 nodes.len(),
-                first.address()
+                first.description
             ),
         };
         client.ensure_connected()?;
@@ -109,7 +175,7 @@ impl Client {
         A: AsRef<[u8]>,
     {
         let cmd = build_cmd(args)?;
-        self.send(&cmd, true)
+        self.send(&cmd)
     }
 
     /// Sends a command given as one string, split on white space; double
@@ -117,17 +183,6 @@ impl Client {
     pub fn cmd_str(&mut self, line: &str) -> Result<Reply> {
         let args = split_command(line)?;
         self.cmd(&args)
-    }
-
-    /// Like `cmd`, without explaining a broken connection by the server's
-    /// state (for SHUTDOWN, where the connection is meant to close).
-    pub(crate) fn cmd_unwatched<I, A>(&mut self, args: I) -> Result<Reply>
-    where
-        I: IntoIterator<Item = A>,
-        A: AsRef<[u8]>,
-    {
-        let cmd = build_cmd(args)?;
-        self.send(&cmd, false)
     }
 
     /// Sends a command the server answers with nothing (such as `REPLCONF
@@ -150,7 +205,7 @@ impl Client {
         };
         result.map_err(|e| {
             self.connection = None;
-            self.explain_broken(&e, &format!("sending {}", describe_cmd(&cmd)), true)
+            self.explain_broken(&e, &format!("sending {}", describe_cmd(&cmd)))
         })
     }
 
@@ -182,11 +237,11 @@ impl Client {
                 self.connection = Some(c);
                 Ok(())
             }
-            Err(e) => Err(self.explain(&e, "connecting", true)),
+            Err(e) => Err(self.explain(&e, "connecting")),
         }
     }
 
-    fn send(&mut self, cmd: &Cmd, watched: bool) -> Result<Reply> {
+    fn send(&mut self, cmd: &Cmd) -> Result<Reply> {
         self.ensure_connected()?;
         let result = match self.connection.as_mut() {
             Some(Connection::Single(conn)) => conn.req_command(cmd),
@@ -201,7 +256,7 @@ impl Client {
                 }
                 self.connection = None;
                 let what = format!("sending {}", describe_cmd(cmd));
-                Err(self.explain_broken(&e, &what, watched))
+                Err(self.explain_broken(&e, &what))
             }
         }
     }
@@ -209,35 +264,33 @@ impl Client {
     /// [`Client::explain`] for an open connection that broke. A killed
     /// process closes its sockets before it can be reaped, so the exit is
     /// given a moment to show; a healthy server costs the error that moment.
-    fn explain_broken(&self, err: &RedisError, what: &str, watched: bool) -> Error {
-        if watched && !err.is_timeout() {
+    fn explain_broken(&self, err: &RedisError, what: &str) -> Error {
+        if !self.watched.is_empty() && !err.is_timeout() {
             process::poll_until(EXIT_GRACE, Duration::from_millis(2), || {
                 self.watched.iter().any(|s| !s.poll())
             });
         }
-        self.explain(err, what, watched)
+        self.explain(err, what)
     }
 
     /// Turns a transport error into ours; when a watched server process has
     /// died (or is dying: its log shows a crash report), says so with the report.
-    fn explain(&self, err: &RedisError, what: &str, watched: bool) -> Error {
-        if watched {
-            for state in &self.watched {
-                if state.poll() && !crash_in_log(state) {
-                    continue;
-                }
-                // A crashing server is still writing its report: give it time.
-                state.wait_exit(Duration::from_secs(10));
-                return Error::new(
-                    ErrorKind::ServerExited,
-                    format!(
-                        "{what} to {}: the connection broke ({err}) because the server process is gone: {}; {}",
-                        self.description,
-                        state.describe(),
-                        crash_report(state)
-                    ),
-                );
+    fn explain(&self, err: &RedisError, what: &str) -> Error {
+        for state in &self.watched {
+            if state.poll() && !diagnostics::crash_in_log(state) {
+                continue;
             }
+            // A crashing server is still writing its report: give it time.
+            state.wait_exit(Duration::from_secs(10));
+            return Error::new(
+                ErrorKind::ServerExited,
+                format!(
+                    "{what} to {}: the connection broke ({err}) because the server process is gone: {}; {}",
+                    self.description,
+                    state.describe(),
+                    diagnostics::crash_report(state)
+                ),
+            );
         }
         let kind = if err.kind() == redis::ErrorKind::Io || err.is_connection_dropped() {
             ErrorKind::Connection
@@ -265,35 +318,6 @@ fn server_error_reply(err: &RedisError) -> Option<Reply> {
         Some(detail) => format!("{code} {detail}"),
         None => code.to_string(),
     }))
-}
-
-fn crash_in_log(state: &ProcessState) -> bool {
-    let tail = state.log_tail(400);
-    tail.contains("crashed by signal")
-        || tail.contains("BUG REPORT")
-        || tail.contains("ASSERTION FAILED")
-}
-
-/// The crash report lines from the log (from the report's start), else its tail.
-fn crash_report(state: &ProcessState) -> String {
-    let tail = state.log_tail(400);
-    let lines: Vec<&str> = tail.lines().collect();
-    let start = lines.iter().position(|l| {
-        l.contains("BUG REPORT START")
-            || l.contains("crashed by signal")
-            || l.contains("ASSERTION FAILED")
-    });
-    match start {
-        Some(i) => {
-            let report: Vec<&str> = lines[i..].iter().take(60).copied().collect();
-            format!(
-                "crash report from its log {}:\n{}",
-                state.log_path.display(),
-                report.join("\n")
-            )
-        }
-        None => state.log_excerpt(),
-    }
 }
 
 fn build_cmd<I, A>(args: I) -> Result<Cmd>
@@ -328,21 +352,15 @@ fn describe_cmd(cmd: &Cmd) -> String {
     format!("`{}`", words.join(" "))
 }
 
-fn url(port: u16, mode: TlsMode) -> String {
-    match mode {
-        TlsMode::Off => format!("redis://{HOST}:{port}"),
-        _ => format!("rediss://{HOST}:{port}"),
-    }
-}
-
-fn single_client(port: u16, mode: TlsMode) -> Result<redis::Client> {
+fn single_client(endpoint: &Endpoint) -> Result<redis::Client> {
+    let mode = endpoint.tls;
     let certs = if mode.is_on() {
         tls::install_crypto_provider();
         Some(tls::client_certificates(mode == TlsMode::Mutual)?)
     } else {
         None
     };
-    let built = url(port, mode).into_connection_info().and_then(|info| {
+    let built = endpoint.url().into_connection_info().and_then(|info| {
         // No CLIENT SETINFO on connect: one round trip less for every
         // connection (readiness probes over TLS, stop, info_field).
         let settings = info.redis_settings().clone().set_skip_set_lib_name();
@@ -355,7 +373,7 @@ fn single_client(port: u16, mode: TlsMode) -> Result<redis::Client> {
     built.map_err(|e| {
         Error::new(
             ErrorKind::Connection,
-            format!("client for {HOST}:{port}: {e}"),
+            format!("client for {}: {e}", endpoint.description),
         )
     })
 }

@@ -12,18 +12,29 @@
 //! ```
 //!
 //! One module per concept: [`ports`] (cross-process port reservation),
-//! [`config`], [`server`], [`process`] (spawning without orphans), [`client`],
-//! [`reply`], [`tls`], [`replication`], [`cluster`], [`build`] (servers built
-//! from source), [`diagnostics`], [`topology`] (the JSON description of running
-//! servers that the `vtf` command prints), and [`ffi`] (the C ABI mirror).
+//! [`config`], [`engine`] (which engine and version a binary is),
+//! [`server`], [`process`] (spawning without orphans, and a process's
+//! state), [`workdir`] (a server's directory), [`client`] (and the
+//! [`client::Endpoint`] a server hands out), [`reply`], [`tls`], `group`
+//! (starting and stopping a group's servers), [`replication`], [`cluster`],
+//! [`build`] (servers built from source), [`diagnostics`] (log tails, crash
+//! and sanitizer reports, waits that explain themselves), [`topology`] (the
+//! JSON description of running servers that the `vtf` command prints), and
+//! [`ffi`] (the C ABI mirror).
+//!
+//! The modules depend on each other one way only: `client` knows endpoints
+//! and processes, not servers; `server` hands out endpoints; the groups
+//! build on `server`.
 
 pub mod build;
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod diagnostics;
+pub mod engine;
 pub mod error;
 pub mod ffi;
+mod group;
 pub mod ports;
 pub mod process;
 pub mod replication;
@@ -31,10 +42,12 @@ pub mod reply;
 pub mod server;
 pub mod tls;
 pub mod topology;
+pub mod workdir;
 
-pub use client::Client;
+pub use client::{Client, Endpoint};
 pub use cluster::Cluster;
 pub use config::{Config, TlsMode};
+pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use replication::Replication;
 pub use reply::Reply;

@@ -16,6 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// The address every server binds and every client connects to.
+pub const HOST: &str = "127.0.0.1";
 /// The cluster bus listens at port + 10000.
 pub const BUS_OFFSET: u16 = 10000;
 /// The lowest port handed out (keeps clear of well-known services such as 6379).

@@ -1,4 +1,6 @@
-//! Spawning server processes that cannot outlive the test process.
+//! Server processes: spawned so that they cannot outlive the test process,
+//! signalled by pid, and watched ([`ProcessState`]) by the server and by the
+//! clients connected to it.
 //!
 //! Linux's `PR_SET_PDEATHSIG` kills a child when the *thread* that forked it
 //! exits, and test harnesses run each test on a thread of its own. So every
@@ -6,9 +8,10 @@
 //! signal then fires only when the whole test process dies, SIGKILL included.
 
 use std::io;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 type Request = (Command, Sender<io::Result<Child>>);
@@ -104,4 +107,142 @@ pub fn poll_until(
         let interval = ((now - start) / 10).clamp(min_interval, max_interval.max(min_interval));
         std::thread::sleep(interval.min(deadline - now));
     }
+}
+
+/// The state of a server's process, shared by the server and the clients
+/// connected to it, so that a client whose connection breaks can tell a
+/// crash from a hiccup.
+#[derive(Debug)]
+pub(crate) struct ProcessState {
+    child: Mutex<Option<Child>>,
+    exit: Mutex<Option<ExitStatus>>,
+    /// The pid of the last process, kept after it exited for messages.
+    last_pid: Mutex<Option<u32>>,
+    /// Length of the log when the last process was spawned: what it wrote
+    /// starts there, so a crash of an earlier run is not blamed on it.
+    log_start: Mutex<u64>,
+    /// "127.0.0.1:PORT", for messages.
+    address: String,
+    dir: PathBuf,
+    log_path: PathBuf,
+}
+
+impl ProcessState {
+    /// The state of a server at `address` that runs in `dir` and logs to
+    /// `log_path`, before its first process is spawned.
+    pub(crate) fn new(address: String, dir: PathBuf, log_path: PathBuf) -> ProcessState {
+        ProcessState {
+            child: Mutex::new(None),
+            exit: Mutex::new(None),
+            last_pid: Mutex::new(None),
+            log_start: Mutex::new(0),
+            address,
+            dir,
+            log_path,
+        }
+    }
+
+    /// The pid while the process runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.poll();
+        lock(&self.child).as_ref().map(Child::id)
+    }
+
+    /// Reaps the process if it exited; returns whether it still runs.
+    pub fn poll(&self) -> bool {
+        let mut child = lock(&self.child);
+        let Some(running) = child.as_mut() else {
+            return false;
+        };
+        match running.try_wait() {
+            Ok(None) => true,
+            Ok(Some(status)) => {
+                *lock(&self.exit) = Some(status);
+                *child = None;
+                false
+            }
+            // Not our child any more (cannot happen for a Child we own); treat as gone.
+            Err(_) => {
+                *child = None;
+                false
+            }
+        }
+    }
+
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        *lock(&self.exit)
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns whether it did.
+    pub fn wait_exit(&self, timeout: Duration) -> bool {
+        poll_until(timeout, Duration::from_millis(5), || !self.poll())
+    }
+
+    /// Kills the process at once (SIGKILL) and reaps it.
+    pub(crate) fn kill_now(&self) {
+        let mut child = lock(&self.child);
+        if let Some(running) = child.as_mut() {
+            let _ = running.kill();
+            if let Ok(status) = running.wait() {
+                *lock(&self.exit) = Some(status);
+            }
+            *child = None;
+        }
+    }
+
+    /// "server 127.0.0.1:PORT (pid N, dir D)", for messages.
+    pub fn describe(&self) -> String {
+        let pid = match self.pid() {
+            Some(pid) => format!("pid {pid}"),
+            None => match (self.exit_status(), *lock(&self.last_pid)) {
+                (Some(status), Some(pid)) => format!("pid {pid} {}", describe_exit(status)),
+                (Some(status), None) => format!("exited: {}", describe_exit(status)),
+                _ => "not running".to_string(),
+            },
+        };
+        format!(
+            "server {} ({pid}, dir {})",
+            self.address,
+            self.dir.display()
+        )
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Where in the log the current (or last) process started writing.
+    pub fn log_start(&self) -> u64 {
+        *lock(&self.log_start)
+    }
+
+    /// Records a freshly spawned process that logs from offset `log_start` on.
+    pub(crate) fn set_child(&self, child: Child, log_start: u64) {
+        *lock(&self.exit) = None;
+        *lock(&self.log_start) = log_start;
+        *lock(&self.last_pid) = Some(child.id());
+        *lock(&self.child) = Some(child);
+    }
+}
+
+/// "exited with status N" / "killed by signal N".
+pub fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => format!("{status}"),
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: the state it guards stays consistent
+/// (a panicking test thread must not wedge every later cleanup).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -3,13 +3,16 @@
 //! stopped and restarted, and a restarted replica comes back as a replica of
 //! the current primary (its config's `replicaof` follows promotions).
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::config::Config;
+use crate::diagnostics::log_excerpt;
 use crate::error::{Error, ErrorKind, Result};
-use crate::server::{info_value, Server, HOST};
+use crate::group;
+use crate::ports::HOST;
+use crate::reply::info_value;
+use crate::server::Server;
 
 /// How long one INFO may take while waiting, so that a hung replica cannot
 /// hold a wait past its deadline by more than this.
@@ -31,9 +34,7 @@ const NUDGE_INTERVAL: Duration = Duration::from_millis(50);
 /// ```
 #[derive(Debug)]
 pub struct Replication {
-    /// Boxed so that pointers handed to C stay valid when `add_replica` grows the Vec.
-    #[allow(clippy::vec_box)]
-    nodes: Vec<Box<Server>>,
+    nodes: Vec<Server>,
     /// Indices into `nodes`: `order[0]` is the primary, `order[1 + i]` replica `i`.
     order: Vec<usize>,
     /// What `add_replica` starts from (already prepared by `node_config`).
@@ -90,16 +91,15 @@ impl Replication {
         let sync_timeout = primary_config
             .effective_startup_timeout()
             .max(replica_config.effective_startup_timeout());
-        let mut primary =
+        let primary =
             Server::start(&primary_config).map_err(|e| e.context("starting the primary"))?;
-        primary.in_group = true;
         let attached = replica_config
             .clone()
             .set_arg("replicaof", replicaof(primary.port()));
         // On an error, the servers started so far are dropped, which stops them.
-        let replicas = crate::server::start_group_nodes(&attached, replicas, "replica")?;
-        let mut nodes = vec![Box::new(primary)];
-        nodes.extend(replicas.into_iter().map(Box::new));
+        let replicas = group::start_nodes(&attached, replicas, "replica")?;
+        let mut nodes = vec![primary];
+        nodes.extend(replicas);
         let group = Replication {
             order: (0..nodes.len()).collect(),
             nodes,
@@ -140,7 +140,7 @@ impl Replication {
 
     /// The replicas in index order.
     pub fn replicas(&self) -> impl Iterator<Item = &Server> {
-        self.order[1..].iter().map(|&n| &*self.nodes[n])
+        self.order[1..].iter().map(|&n| &self.nodes[n])
     }
 
     fn replica_slot(&self, index: usize) -> Result<usize> {
@@ -259,10 +259,9 @@ impl Replication {
             .replica_config
             .clone()
             .set_arg("replicaof", replicaof(self.primary().port()));
-        let mut server =
+        let server =
             Server::start(&config).map_err(|e| e.context(format!("starting replica {index}")))?;
-        server.in_group = true;
-        self.nodes.push(Box::new(server));
+        self.nodes.push(server);
         self.order.push(self.nodes.len() - 1);
         if let Err(e) = self.wait_replicas(std::iter::once(index), self.sync_timeout) {
             self.order.pop();
@@ -274,21 +273,9 @@ impl Replication {
 }
 
 impl Drop for Replication {
+    /// Stops every node concurrently (then their directories go with them).
     fn drop(&mut self) {
-        // Replicas first: a primary shutting down waits for lagging replicas.
-        let primary = self.order[0];
-        thread::scope(|scope| {
-            for (i, node) in self.nodes.iter_mut().enumerate() {
-                if i != primary {
-                    scope.spawn(move || {
-                        if node.stop().is_err() {
-                            node.kill_now();
-                        }
-                    });
-                }
-            }
-        });
-        // Dropping the nodes stops the primary and removes every directory.
+        group::stop_all(&mut self.nodes);
     }
 }
 
@@ -373,14 +360,13 @@ fn wait_replica(
         }
         linked && !behind
     });
-    let state = replica.state();
     if !replica.is_running() {
         return Err(Error::new(
             ErrorKind::ServerExited,
             format!(
                 "replica {index} exited while the group waited for it to sync: {}; {}",
                 replica.describe(),
-                state.log_excerpt()
+                log_excerpt(replica.state())
             ),
         ));
     }
@@ -390,7 +376,7 @@ fn wait_replica(
             format!(
                 "the primary exited while the group waited for replica {index} to sync: {}; {}",
                 primary.describe(),
-                primary.state().log_excerpt()
+                log_excerpt(primary.state())
             ),
         ));
     }
@@ -414,7 +400,7 @@ fn wait_replica(
             view.master_port.map_or("(none)".into(), |p| p.to_string()),
             show(&view.link),
             last_error.map_or(String::new(), |e| format!("; last INFO failed: {e}")),
-            state.log_excerpt()
+            log_excerpt(replica.state())
         ),
     ))
 }

@@ -1,5 +1,6 @@
 //! Typed replies: every RESP2 and RESP3 type, converted from the `redis`
-//! crate's values. A server error is a reply (tests assert on it), not an `Err`.
+//! crate's values, and the `field:value` lines of INFO text. A server error
+//! is a reply (tests assert on it), not an `Err`.
 
 use std::fmt;
 
@@ -166,4 +167,12 @@ impl fmt::Display for Reply {
             }
         }
     }
+}
+
+/// The value of `field` in INFO text ("field:value" lines).
+pub fn info_value<'a>(info: &'a str, field: &str) -> Option<&'a str> {
+    info.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (name == field).then(|| value.trim_end())
+    })
 }

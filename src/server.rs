@@ -2,192 +2,29 @@
 //! its own, ready when it answers PING, stopped (and its directory removed)
 //! when dropped.
 
-use std::collections::HashMap;
-use std::ffi::{CString, OsString};
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::ffi::OsString;
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use crate::client::{Client, Endpoint};
 use crate::config::{Config, TlsMode};
+use crate::diagnostics::{self, log_excerpt};
+pub use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::ports::HOST;
 use crate::ports::{self, PortReservation};
-use crate::process;
+use crate::process::{self, describe_exit, ProcessState};
+pub use crate::reply::info_value;
 use crate::tls::{self, TlsFiles};
+use crate::workdir::{self, absolute, LOG_FILE, TLS_DIR};
 
-pub const HOST: &str = "127.0.0.1";
-const LOG_FILE: &str = "server.log";
-const TLS_DIR: &str = "tls";
-/// Lines of the server's log shown in error messages.
-pub const LOG_TAIL_LINES: usize = 30;
 /// Bind races with programs that do not use our port locks are retried this often.
 const PORT_ATTEMPTS: usize = 5;
-
-/// Which engine a binary is, from its `--version` output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Engine {
-    /// "valkey" or "redis".
-    pub name: String,
-    pub version: (u32, u32, u32),
-}
-
-impl Engine {
-    pub fn is_valkey(&self) -> bool {
-        self.name == "valkey"
-    }
-
-    pub fn at_least(&self, major: u32, minor: u32) -> bool {
-        (self.version.0, self.version.1) >= (major, minor)
-    }
-
-    /// Runs `binary --version` once per binary and process.
-    pub fn detect(binary: &Path) -> Result<Engine> {
-        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Engine>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(Default::default);
-        if let Some(engine) = lock(cache).get(binary) {
-            return Ok(engine.clone());
-        }
-        let output = Command::new(binary)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Spawn,
-                    format!("running {} --version: {e}", binary.display()),
-                )
-            })?;
-        let text = String::from_utf8_lossy(&output.stdout).to_string();
-        let engine = Engine::parse(&text).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Spawn,
-                format!(
-                    "{} --version printed {:?}, which is not a valkey-server or redis-server version",
-                    binary.display(),
-                    text.trim()
-                ),
-            )
-        })?;
-        lock(cache).insert(binary.to_path_buf(), engine.clone());
-        Ok(engine)
-    }
-
-    /// Parses "Valkey server v=8.0.1 sha=..." or "Redis server v=7.0.15 ...".
-    pub fn parse(text: &str) -> Option<Engine> {
-        let name = text.split_whitespace().next()?.to_ascii_lowercase();
-        if name != "valkey" && name != "redis" {
-            return None;
-        }
-        let version = text.split_whitespace().find_map(|w| w.strip_prefix("v="))?;
-        let mut parts = version.split('.').map(|p| {
-            p.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse::<u32>()
-                .unwrap_or(0)
-        });
-        let version = (
-            parts.next()?,
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0),
-        );
-        Some(Engine { name, version })
-    }
-}
-
-/// Process state shared between a server and the clients connected to it, so
-/// that a client whose connection breaks can tell a crash from a hiccup.
-#[derive(Debug)]
-pub(crate) struct ProcessState {
-    child: Mutex<Option<Child>>,
-    exit: Mutex<Option<ExitStatus>>,
-    /// The pid of the last process, kept after it exited for messages.
-    last_pid: Mutex<Option<u32>>,
-    /// Length of the log when the last process was spawned: what it wrote
-    /// starts there, so a crash of an earlier run is not blamed on it.
-    log_start: Mutex<u64>,
-    pub(crate) port: u16,
-    pub(crate) dir: PathBuf,
-    pub(crate) log_path: PathBuf,
-}
-
-impl ProcessState {
-    /// The pid while the process runs.
-    pub(crate) fn pid(&self) -> Option<u32> {
-        self.poll();
-        lock(&self.child).as_ref().map(Child::id)
-    }
-
-    /// Reaps the process if it exited; returns whether it still runs.
-    pub(crate) fn poll(&self) -> bool {
-        let mut child = lock(&self.child);
-        let Some(running) = child.as_mut() else {
-            return false;
-        };
-        match running.try_wait() {
-            Ok(None) => true,
-            Ok(Some(status)) => {
-                *lock(&self.exit) = Some(status);
-                *child = None;
-                false
-            }
-            // Not our child any more (cannot happen for a Child we own); treat as gone.
-            Err(_) => {
-                *child = None;
-                false
-            }
-        }
-    }
-
-    pub(crate) fn exit_status(&self) -> Option<ExitStatus> {
-        *lock(&self.exit)
-    }
-
-    /// Waits up to `timeout` for the process to exit; returns whether it did.
-    pub(crate) fn wait_exit(&self, timeout: Duration) -> bool {
-        process::poll_until(timeout, Duration::from_millis(5), || !self.poll())
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        let pid = match self.pid() {
-            Some(pid) => format!("pid {pid}"),
-            None => match (self.exit_status(), *lock(&self.last_pid)) {
-                (Some(status), Some(pid)) => format!("pid {pid} {}", describe_exit(status)),
-                (Some(status), None) => format!("exited: {}", describe_exit(status)),
-                _ => "not running".to_string(),
-            },
-        };
-        format!(
-            "server {HOST}:{} ({pid}, dir {})",
-            self.port,
-            self.dir.display()
-        )
-    }
-
-    /// The last `lines` lines the current (or last) process wrote to the log.
-    pub(crate) fn log_tail(&self, lines: usize) -> String {
-        let from = *lock(&self.log_start);
-        log_tail_from(&self.log_path, from, lines)
-            .unwrap_or_else(|e| format!("(log unreadable: {e})"))
-    }
-
-    /// "last N lines of <log>:\n..." for error messages, from the current run.
-    pub(crate) fn log_excerpt(&self) -> String {
-        format_log_excerpt(&self.log_path, &self.log_tail(LOG_TAIL_LINES))
-    }
-
-    fn set_child(&self, child: Child, log_start: u64) {
-        *lock(&self.exit) = None;
-        *lock(&self.log_start) = log_start;
-        *lock(&self.last_pid) = Some(child.id());
-        *lock(&self.child) = Some(child);
-    }
-}
 
 /// A running (or stopped) server. Dropping it stops the process and removes
 /// its directory (kept with `Config::keep_data` or env `VTF_KEEP_DATA=1`).
@@ -200,20 +37,6 @@ pub struct Server {
     tls_files: Option<TlsFiles>,
     reservation: PortReservation,
     state: Arc<ProcessState>,
-    c_strings: CStrings,
-    /// Set for the nodes of a replication group or cluster, which the group owns.
-    pub(crate) in_group: bool,
-}
-
-/// NUL-terminated copies of the strings the C API lends out.
-#[derive(Debug, Default)]
-pub(crate) struct CStrings {
-    pub(crate) host: CString,
-    pub(crate) dir: CString,
-    pub(crate) log_path: CString,
-    pub(crate) ca_cert: Option<CString>,
-    pub(crate) client_cert: Option<CString>,
-    pub(crate) client_key: Option<CString>,
 }
 
 impl Server {
@@ -222,7 +45,7 @@ impl Server {
         config.validate()?;
         let binary = absolute(&config.resolve_binary()?);
         let engine = Engine::detect(&binary)?;
-        let dir = create_server_dir()?;
+        let dir = workdir::create_server_dir()?;
         let result = Server::start_in(config, binary, engine, &dir);
         if result.is_err() && !config.keep_data_requested() {
             let _ = fs::remove_dir_all(&dir);
@@ -241,15 +64,11 @@ impl Server {
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
             let reservation = ports::reserve()?;
-            let state = Arc::new(ProcessState {
-                child: Mutex::new(None),
-                exit: Mutex::new(None),
-                last_pid: Mutex::new(None),
-                log_start: Mutex::new(0),
-                port: reservation.port(),
-                dir: dir.to_path_buf(),
-                log_path: log_path.clone(),
-            });
+            let state = Arc::new(ProcessState::new(
+                format!("{HOST}:{}", reservation.port()),
+                dir.to_path_buf(),
+                log_path.clone(),
+            ));
             let mut server = Server {
                 config: config.clone(),
                 binary: binary.clone(),
@@ -258,10 +77,7 @@ impl Server {
                 tls_files: tls_files.clone(),
                 reservation,
                 state,
-                c_strings: CStrings::default(),
-                in_group: false,
             };
-            server.c_strings = server.make_c_strings();
             match server.spawn_and_wait() {
                 Ok(()) => return Ok(server),
                 Err(StartError::PortTaken(e)) => {
@@ -277,18 +93,6 @@ impl Server {
             }
         }
         Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Spawn, "no port could be bound")))
-    }
-
-    fn make_c_strings(&self) -> CStrings {
-        let c = |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default();
-        CStrings {
-            host: CString::new(HOST).unwrap_or_default(),
-            dir: c(&self.state.dir),
-            log_path: c(&self.state.log_path),
-            ca_cert: self.tls_files.as_ref().map(|f| c(&f.ca_cert)),
-            client_cert: self.tls_files.as_ref().map(|f| c(&f.client_cert)),
-            client_key: self.tls_files.as_ref().map(|f| c(&f.client_key)),
-        }
     }
 
     /// The full argv after the binary (and any wrapper).
@@ -315,7 +119,7 @@ impl Server {
             None => opt("port", &port),
         }
         opt("bind", HOST);
-        opt("dir", &self.state.dir.to_string_lossy());
+        opt("dir", &self.state.dir().to_string_lossy());
         // Log to stdout, which goes to the log file together with stderr, so
         // crash reports, sanitizer and valgrind output land in one place.
         opt("logfile", "");
@@ -342,10 +146,10 @@ impl Server {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&self.state.log_path)
+            .open(self.state.log_path())
             .map_err(|e| {
                 Error::io(
-                    format!("opening log file {}", self.state.log_path.display()),
+                    format!("opening log file {}", self.state.log_path().display()),
                     e,
                 )
             })?;
@@ -364,7 +168,7 @@ impl Server {
         };
         command
             .args(self.server_args())
-            .current_dir(&self.state.dir)
+            .current_dir(self.state.dir())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(stderr);
@@ -408,7 +212,7 @@ impl Server {
                 } else {
                     &last_probe_error
                 },
-                self.state.log_excerpt()
+                log_excerpt(&self.state)
             ),
         )))
     }
@@ -416,7 +220,7 @@ impl Server {
     /// One readiness probe: PING answered by anything but LOADING.
     fn probe(&self) -> std::result::Result<(), String> {
         if self.tls_mode.is_on() {
-            let mut client = Client::connect(self).map_err(|e| e.to_string())?;
+            let mut client = self.connect().map_err(|e| e.to_string())?;
             return match client.cmd(["PING"]) {
                 Ok(reply) if reply.error().is_some_and(|e| e.starts_with("LOADING")) => {
                     Err("LOADING".into())
@@ -442,8 +246,8 @@ impl Server {
     }
 
     fn exited_during_start(&self, command: &str) -> StartError {
-        let tail = self.state.log_tail(200);
-        let excerpt = self.state.log_excerpt();
+        let tail = diagnostics::run_log_tail(&self.state, 200);
+        let excerpt = log_excerpt(&self.state);
         if tail.contains("Address already in use") {
             return StartError::PortTaken(Error::new(
                 ErrorKind::Spawn,
@@ -497,11 +301,11 @@ impl Server {
     }
 
     pub fn dir(&self) -> &Path {
-        &self.state.dir
+        self.state.dir()
     }
 
     pub fn log_path(&self) -> &Path {
-        &self.state.log_path
+        self.state.log_path()
     }
 
     pub fn is_running(&self) -> bool {
@@ -565,13 +369,17 @@ impl Server {
         &self.state
     }
 
-    pub(crate) fn c_strings(&self) -> &CStrings {
-        &self.c_strings
+    /// Where clients connect: this server's address and TLS mode, with its
+    /// process to watch when a connection breaks.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new(HOST, self.port())
+            .tls(self.tls_mode)
+            .watching(self.state.clone())
     }
 
     /// Opens a new client connection to this server.
     pub fn connect(&self) -> Result<Client> {
-        Client::connect(self)
+        Client::connect(&self.endpoint())
     }
 
     /// Stops the server: SHUTDOWN NOSAVE NOW, a bounded wait, then SIGTERM, then
@@ -595,12 +403,13 @@ impl Server {
         // for its replicas to acknowledge the last writes; tests that need the
         // replicas caught up say so with wait_sync. Valkey and Redis >= 7 know it.
         let mut shutdown = vec!["SHUTDOWN", command];
-        if self.engine.is_valkey() || self.engine.version.0 >= 7 {
+        if self.engine.has_shutdown_now() {
             shutdown.push("NOW");
         }
-        if let Ok(mut client) = Client::connect(self) {
-            // The reply is the connection closing; an error reply means it refused.
-            if let Ok(reply) = client.cmd_unwatched(&shutdown) {
+        // Unwatched: the connection closing is the expected reply.
+        if let Ok(mut client) = Client::connect(&self.endpoint().unwatched()) {
+            // An error reply means it refused.
+            if let Ok(reply) = client.cmd(&shutdown) {
                 if let Some(err) = reply.error() {
                     eprintln!(
                         "vtf: SHUTDOWN {command} refused by {}: {err}",
@@ -630,14 +439,7 @@ impl Server {
 
     /// Kills the process at once (SIGKILL) and reaps it.
     pub fn kill_now(&mut self) {
-        let mut child = lock(&self.state.child);
-        if let Some(running) = child.as_mut() {
-            let _ = running.kill();
-            if let Ok(status) = running.wait() {
-                *lock(&self.state.exit) = Some(status);
-            }
-            *child = None;
-        }
+        self.state.kill_now();
     }
 
     /// Restarts on the same port. With `keep_data` the dataset is saved at
@@ -646,7 +448,7 @@ impl Server {
     pub fn restart(&mut self, keep_data: bool) -> Result<()> {
         self.shutdown(keep_data)?;
         if !keep_data {
-            self.clear_data()?;
+            workdir::clear_data(self.dir())?;
         }
         match self.spawn_and_wait() {
             Ok(()) => Ok(()),
@@ -655,26 +457,6 @@ impl Server {
                 Err(e.context(format!("restarting {}", self.address())))
             }
         }
-    }
-
-    /// Removes everything in the directory but the log and the TLS files.
-    fn clear_data(&self) -> Result<()> {
-        let entries = fs::read_dir(self.dir())
-            .map_err(|e| Error::io(format!("reading {}", self.dir().display()), e))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if name == LOG_FILE || name == TLS_DIR {
-                continue;
-            }
-            let path = entry.path();
-            let removed = if path.is_dir() {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            removed.map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
-        }
-        Ok(())
     }
 
     /// Changes the config used by later restarts (e.g. a new `replicaof`).
@@ -712,7 +494,7 @@ impl Server {
                     format!(
                         "{} exited before its log said {needle:?}; {}",
                         self.describe(),
-                        self.state.log_excerpt()
+                        log_excerpt(&self.state)
                     ),
                 ))
             }
@@ -722,7 +504,7 @@ impl Server {
                     "{} did not log {needle:?} within {:.1} s; {}",
                     self.describe(),
                     timeout.as_secs_f64(),
-                    self.state.log_excerpt()
+                    log_excerpt(&self.state)
                 ),
             )),
         }
@@ -730,7 +512,7 @@ impl Server {
 
     /// The last `lines` lines of the server's log.
     pub fn log_tail(&self, lines: usize) -> Result<String> {
-        log_tail(self.log_path(), lines)
+        diagnostics::log_tail(self.log_path(), lines)
     }
 
     /// One field of `INFO section` (e.g. `("replication", "role")`); `None`
@@ -766,7 +548,7 @@ impl Server {
                 problems.push(format!("the process {}", describe_exit(status)));
             }
         }
-        let report_lines: Vec<&str> = text.lines().filter(|l| is_report_line(l)).collect();
+        let report_lines = diagnostics::report_lines(&text);
         if !report_lines.is_empty() {
             problems.push(format!(
                 "its output holds {} report line(s):\n{}",
@@ -788,7 +570,7 @@ impl Server {
                 "{} is not clean: {}; {}",
                 self.describe(),
                 problems.join("; "),
-                self.state.log_excerpt()
+                log_excerpt(&self.state)
             ),
         ))
     }
@@ -820,148 +602,5 @@ enum StartError {
 impl From<Error> for StartError {
     fn from(e: Error) -> Self {
         StartError::Fatal(e)
-    }
-}
-
-fn is_report_line(line: &str) -> bool {
-    const MARKERS: [&str; 9] = [
-        // The server's own crash report (its tail is often a code dump).
-        "crashed by signal",
-        "=== ASSERTION FAILED ===",
-        "Guru Meditation",
-        "ERROR: AddressSanitizer",
-        "ERROR: LeakSanitizer",
-        "runtime error:",
-        "WARNING: ThreadSanitizer",
-        "SUMMARY: AddressSanitizer",
-        "SUMMARY: UndefinedBehaviorSanitizer",
-    ];
-    if MARKERS.iter().any(|m| line.contains(m)) {
-        return true;
-    }
-    // valgrind: "==123== ERROR SUMMARY: 2 errors from 2 contexts" with a non-zero count,
-    // and definite leaks.
-    if let Some(rest) = line.split("ERROR SUMMARY: ").nth(1) {
-        return !rest.starts_with("0 ");
-    }
-    line.contains("definitely lost:") && !line.contains("definitely lost: 0 bytes")
-}
-
-/// The value of `field` in INFO text ("field:value" lines).
-pub fn info_value<'a>(info: &'a str, field: &str) -> Option<&'a str> {
-    info.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        (name == field).then(|| value.trim_end())
-    })
-}
-
-pub(crate) fn describe_exit(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        _ => format!("{status}"),
-    }
-}
-
-/// The last `lines` lines of a log file (reads at most its last 256 KiB).
-pub fn log_tail(path: &Path, lines: usize) -> Result<String> {
-    log_tail_from(path, 0, lines)
-}
-
-/// Like [`log_tail`], ignoring the bytes before offset `from`.
-fn log_tail_from(path: &Path, from: u64, lines: usize) -> Result<String> {
-    let mut file =
-        File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(256 * 1024).max(from.min(len));
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let text = String::from_utf8_lossy(&bytes);
-    let all: Vec<&str> = text.lines().collect();
-    Ok(all[all.len().saturating_sub(lines)..].join("\n"))
-}
-
-pub(crate) fn format_log_excerpt(path: &Path, tail: &str) -> String {
-    if tail.trim().is_empty() {
-        format!("its log {} is empty", path.display())
-    } else {
-        format!("last lines of its log {}:\n{tail}", path.display())
-    }
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// A fresh directory under env `VTF_TMPDIR` or the system temp dir.
-fn create_server_dir() -> Result<PathBuf> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let base = std::env::var_os("VTF_TMPDIR")
-        .filter(|v| !v.is_empty())
-        .map(|dir| absolute(Path::new(&dir)))
-        .unwrap_or_else(std::env::temp_dir);
-    fs::create_dir_all(&base).map_err(|e| Error::io(format!("creating {}", base.display()), e))?;
-    loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = base.join(format!("vtf-{}-{n}", std::process::id()));
-        match fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            // Left by an earlier process with our (recycled) pid: take the next name.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
-        }
-    }
-}
-
-/// Locks a mutex, ignoring poisoning: the state it guards stays consistent
-/// (a panicking test thread must not wedge every later cleanup).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Starts `count` servers of a group from `config` concurrently (each start is
-/// mostly waiting for its process), marked as owned by the group. On a failure
-/// the ones that started are stopped and the first error names `what` and its index.
-pub(crate) fn start_group_nodes(config: &Config, count: usize, what: &str) -> Result<Vec<Server>> {
-    let results: Vec<Result<Server>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..count)
-            .map(|_| scope.spawn(|| Server::start(config)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::new(
-                        ErrorKind::Panic,
-                        format!("a thread starting a {what} panicked"),
-                    ))
-                })
-            })
-            .collect()
-    });
-    let mut nodes = Vec::with_capacity(count);
-    let mut first_error = None;
-    for (index, result) in results.into_iter().enumerate() {
-        match result {
-            Ok(mut server) => {
-                server.in_group = true;
-                nodes.push(server);
-            }
-            Err(e) if first_error.is_none() => {
-                first_error = Some(e.context(format!("starting {what} {index} of {count}")))
-            }
-            Err(_) => {}
-        }
-    }
-    match first_error {
-        // Dropping `nodes` stops the ones that started.
-        Some(e) => Err(e),
-        None => Ok(nodes),
     }
 }

@@ -3,13 +3,13 @@
 use std::ffi::{c_char, CStr};
 use std::time::Duration;
 
+use super::node::ServerHandle;
 use super::reply::vtf_reply;
 use super::{
     check_out, guard, guard_value, handle, handle_mut, null, str_arg, vtf_status, write_out,
 };
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::server::Server;
 
 /// Connects a client to `server` (over TLS when the server uses it).
 ///
@@ -17,13 +17,13 @@ use crate::server::Server;
 /// `server` must be NULL or a live server; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_client_connect(
-    server: *const Server,
+    server: *const ServerHandle,
     out: *mut *mut Client,
 ) -> vtf_status {
     guard("vtf_client_connect", || {
         check_out(out, "out")?;
         // SAFETY: caller's contract.
-        let client = unsafe { handle(server, "server") }?.connect()?;
+        let client = unsafe { handle(server, "server") }?.server()?.connect()?;
         // SAFETY: checked above.
         unsafe { write_out(out, Box::into_raw(Box::new(client))) };
         Ok(())

@@ -3,11 +3,19 @@
 use std::ptr;
 use std::time::Duration;
 
-use super::{check_out, guard, guard_value, handle, handle_mut, vtf_status, write_out};
+use super::node::{NodeHandles, ServerHandle};
+use super::{check_out, guard, guard_value, handle, null, vtf_status, write_out};
 use crate::client::Client;
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::server::Server;
+use crate::error::Error;
+
+/// A running cluster (free with `vtf_cluster_free`). Its nodes are lent out
+/// as `vtf_server` handles, valid until the cluster is freed.
+pub struct ClusterHandle {
+    cluster: Cluster,
+    nodes: NodeHandles,
+}
 
 /// Starts a cluster of `shards` primaries with `replicas_per_shard` replicas
 /// each and returns once every node reports `cluster_state:ok`, all agree on
@@ -20,7 +28,7 @@ pub unsafe extern "C" fn vtf_cluster_create(
     config: *const Config,
     shards: usize,
     replicas_per_shard: usize,
-    out: *mut *mut Cluster,
+    out: *mut *mut ClusterHandle,
 ) -> vtf_status {
     guard("vtf_cluster_create", || {
         check_out(out, "out")?;
@@ -28,7 +36,11 @@ pub unsafe extern "C" fn vtf_cluster_create(
         let config = unsafe { handle(config, "config") }?;
         let cluster = Cluster::start(config, shards, replicas_per_shard)?;
         // SAFETY: `out` was checked non-NULL and is writable (caller's contract).
-        unsafe { write_out(out, Box::into_raw(Box::new(cluster))) };
+        let handle = ClusterHandle {
+            cluster,
+            nodes: NodeHandles::default(),
+        };
+        unsafe { write_out(out, Box::into_raw(Box::new(handle))) };
         Ok(())
     })
 }
@@ -38,10 +50,10 @@ pub unsafe extern "C" fn vtf_cluster_create(
 /// # Safety
 /// `cluster` must be NULL or a live cluster.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_cluster_node_count(cluster: *const Cluster) -> usize {
+pub unsafe extern "C" fn vtf_cluster_node_count(cluster: *const ClusterHandle) -> usize {
     guard_value("vtf_cluster_node_count", 0, || {
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
-        Ok(unsafe { handle(cluster, "cluster") }?.node_count())
+        Ok(unsafe { handle(cluster, "cluster") }?.cluster.node_count())
     })
 }
 
@@ -53,19 +65,28 @@ pub unsafe extern "C" fn vtf_cluster_node_count(cluster: *const Cluster) -> usiz
 /// # Safety
 /// `cluster` must be NULL or a live cluster.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_cluster_node(cluster: *mut Cluster, index: usize) -> *mut Server {
+pub unsafe extern "C" fn vtf_cluster_node(
+    cluster: *mut ClusterHandle,
+    index: usize,
+) -> *mut ServerHandle {
     guard_value("vtf_cluster_node", ptr::null_mut(), || {
-        // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
-        let cluster = unsafe { handle_mut(cluster, "cluster") }?;
-        let count = cluster.node_count();
-        let node = cluster.node_mut(index).ok_or_else(|| {
-            crate::error::Error::invalid(format!(
-                "node index {index} is out of range: the cluster has {count} nodes"
+        if cluster.is_null() {
+            return Err(null("cluster"));
+        }
+        // SAFETY: a live cluster, not used elsewhere meanwhile (caller's contract);
+        // the node handles keep a pointer to the cluster itself, which stays put
+        // inside the boxed handle until it is freed.
+        let (group, nodes) = unsafe { (&raw mut (*cluster).cluster, &mut (*cluster).nodes) };
+        // SAFETY: `group` was just derived from the live handle.
+        let group_ref = unsafe { &*group };
+        let port = group_ref.node(index).map(|n| n.port()).ok_or_else(|| {
+            Error::invalid(format!(
+                "node index {index} is out of range: the cluster has {} nodes",
+                group_ref.node_count()
             ))
         })?;
-        // The node is boxed inside the cluster, so the pointer stays valid
-        // until the cluster is freed.
-        Ok(node as *mut Server)
+        // SAFETY: `group` owns `nodes` and stays at its address.
+        unsafe { nodes.lend(group, port) }
     })
 }
 
@@ -76,13 +97,13 @@ pub unsafe extern "C" fn vtf_cluster_node(cluster: *mut Cluster, index: usize) -
 /// `cluster` must be NULL or a live cluster; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_cluster_connect(
-    cluster: *mut Cluster,
+    cluster: *mut ClusterHandle,
     out: *mut *mut Client,
 ) -> vtf_status {
     guard("vtf_cluster_connect", || {
         check_out(out, "out")?;
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
-        let client = unsafe { handle(cluster, "cluster") }?.connect()?;
+        let client = unsafe { handle(cluster, "cluster") }?.cluster.connect()?;
         // SAFETY: `out` was checked non-NULL and is writable (caller's contract).
         unsafe { write_out(out, Box::into_raw(Box::new(client))) };
         Ok(())
@@ -95,10 +116,13 @@ pub unsafe extern "C" fn vtf_cluster_connect(
 /// # Safety
 /// `cluster` must be NULL or a live cluster.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_cluster_wait_ok(cluster: *mut Cluster, timeout_ms: u32) -> vtf_status {
+pub unsafe extern "C" fn vtf_cluster_wait_ok(
+    cluster: *mut ClusterHandle,
+    timeout_ms: u32,
+) -> vtf_status {
     guard("vtf_cluster_wait_ok", || {
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
-        let cluster = unsafe { handle(cluster, "cluster") }?;
+        let cluster = &unsafe { handle(cluster, "cluster") }?.cluster;
         cluster.wait_ok(Duration::from_millis(u64::from(timeout_ms)))
     })
 }
@@ -109,10 +133,13 @@ pub unsafe extern "C" fn vtf_cluster_wait_ok(cluster: *mut Cluster, timeout_ms: 
 /// # Safety
 /// `cluster` must be NULL or a live cluster.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_cluster_failover(cluster: *mut Cluster, shard: usize) -> vtf_status {
+pub unsafe extern "C" fn vtf_cluster_failover(
+    cluster: *mut ClusterHandle,
+    shard: usize,
+) -> vtf_status {
     guard("vtf_cluster_failover", || {
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
-        let cluster = unsafe { handle(cluster, "cluster") }?;
+        let cluster = &unsafe { handle(cluster, "cluster") }?.cluster;
         cluster.failover(shard)
     })
 }
@@ -123,7 +150,7 @@ pub unsafe extern "C" fn vtf_cluster_failover(cluster: *mut Cluster, shard: usiz
 /// `cluster` must be NULL or a cluster from `vtf_cluster_create`, not used
 /// afterwards (nor the node pointers borrowed from it).
 #[no_mangle]
-pub unsafe extern "C" fn vtf_cluster_free(cluster: *mut Cluster) {
+pub unsafe extern "C" fn vtf_cluster_free(cluster: *mut ClusterHandle) {
     guard_value("vtf_cluster_free", (), || {
         if !cluster.is_null() {
             // SAFETY: created by Box::into_raw in vtf_cluster_create (caller's contract).

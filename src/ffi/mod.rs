@@ -2,9 +2,10 @@
 //!
 //! Every export runs inside [`guard`] (or [`guard_value`]), which catches
 //! panics and records the thread's last error. Out-parameters are written only
-//! on success. Handles are the Rust types themselves, renamed by cbindgen
-//! (`Server` is `vtf_server`), so borrowed nodes of a group are plain pointers
-//! into the group.
+//! on success. Handles are the Rust types themselves where C owns them
+//! outright (`Config` is `vtf_config`), or ffi-side wrappers that carry what
+//! C needs besides (`vtf_server` may be a node borrowed from a group, see
+//! `node`; `vtf_reply` owns its C strings).
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr, CString};
@@ -17,6 +18,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod diagnostics;
+pub mod node;
 pub mod replication;
 pub mod reply;
 pub mod server;

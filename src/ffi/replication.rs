@@ -1,13 +1,50 @@
 //! `vtf_replication_*`: the C mirror of [`crate::replication::Replication`].
-//! Nodes are handed out as pointers into the group (boxed, so they stay put).
+//! Nodes are lent out as `vtf_server` handles the group keeps (see `node`).
 
 use std::ptr;
 use std::time::Duration;
 
-use super::{check_out, guard, guard_value, handle, handle_mut, vtf_status, write_out};
+use super::node::{NodeHandles, ServerHandle};
+use super::{check_out, guard, guard_value, handle, handle_mut, null, vtf_status, write_out};
 use crate::config::Config;
+use crate::error::Result;
 use crate::replication::Replication;
-use crate::server::Server;
+
+/// A primary and its replicas (free with `vtf_replication_free`). Its nodes
+/// are lent out as `vtf_server` handles, valid until the group is freed.
+pub struct ReplicationHandle {
+    group: Replication,
+    nodes: NodeHandles,
+}
+
+impl ReplicationHandle {
+    fn new(group: Replication) -> *mut ReplicationHandle {
+        Box::into_raw(Box::new(ReplicationHandle {
+            group,
+            nodes: NodeHandles::default(),
+        }))
+    }
+}
+
+/// Lends the node `pick` chooses (by its port).
+///
+/// # Safety
+/// `handle` must be NULL or a live group, not used by another thread meanwhile.
+unsafe fn lend(
+    handle: *mut ReplicationHandle,
+    pick: impl FnOnce(&Replication) -> Result<u16>,
+) -> Result<*mut ServerHandle> {
+    if handle.is_null() {
+        return Err(null("group"));
+    }
+    // SAFETY: a live group (caller's contract); the node handles keep a pointer
+    // to the group itself, which stays put inside the boxed handle until freed.
+    let (group, nodes) = unsafe { (&raw mut (*handle).group, &mut (*handle).nodes) };
+    // SAFETY: `group` was just derived from the live handle.
+    let port = pick(unsafe { &*group })?;
+    // SAFETY: `group` owns `nodes` and stays at its address.
+    unsafe { nodes.lend(group, port) }
+}
 
 /// Starts a primary and `replicas` replicas from `config`; returns once every
 /// replica has processed the primary's replication offset. Free with
@@ -19,7 +56,7 @@ use crate::server::Server;
 pub unsafe extern "C" fn vtf_replication_create(
     config: *const Config,
     replicas: usize,
-    out: *mut *mut Replication,
+    out: *mut *mut ReplicationHandle,
 ) -> vtf_status {
     guard("vtf_replication_create", || {
         check_out(out, "out")?;
@@ -27,7 +64,7 @@ pub unsafe extern "C" fn vtf_replication_create(
         let config = unsafe { handle(config, "config") }?;
         let group = Replication::create(config, replicas)?;
         // SAFETY: checked non-NULL above; writable per the caller's contract.
-        unsafe { write_out(out, Box::into_raw(Box::new(group))) };
+        unsafe { write_out(out, ReplicationHandle::new(group)) };
         Ok(())
     })
 }
@@ -42,7 +79,7 @@ pub unsafe extern "C" fn vtf_replication_create_with(
     primary: *const Config,
     replica: *const Config,
     replicas: usize,
-    out: *mut *mut Replication,
+    out: *mut *mut ReplicationHandle,
 ) -> vtf_status {
     guard("vtf_replication_create_with", || {
         check_out(out, "out")?;
@@ -51,7 +88,7 @@ pub unsafe extern "C" fn vtf_replication_create_with(
             unsafe { (handle(primary, "primary")?, handle(replica, "replica")?) };
         let group = Replication::create_with(primary, replica, replicas)?;
         // SAFETY: checked non-NULL above; writable per the caller's contract.
-        unsafe { write_out(out, Box::into_raw(Box::new(group))) };
+        unsafe { write_out(out, ReplicationHandle::new(group)) };
         Ok(())
     })
 }
@@ -62,11 +99,12 @@ pub unsafe extern "C" fn vtf_replication_create_with(
 /// # Safety
 /// `group` must be NULL or a live group.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_replication_primary(group: *mut Replication) -> *mut Server {
+pub unsafe extern "C" fn vtf_replication_primary(
+    group: *mut ReplicationHandle,
+) -> *mut ServerHandle {
     guard_value("vtf_replication_primary", ptr::null_mut(), || {
         // SAFETY: NULL or a live group, not freed concurrently (caller's contract).
-        let group = unsafe { handle_mut(group, "group") }?;
-        Ok(group.primary_mut() as *mut Server)
+        unsafe { lend(group, |g| Ok(g.primary().port())) }
     })
 }
 
@@ -77,13 +115,12 @@ pub unsafe extern "C" fn vtf_replication_primary(group: *mut Replication) -> *mu
 /// `group` must be NULL or a live group.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_replication_replica(
-    group: *mut Replication,
+    group: *mut ReplicationHandle,
     index: usize,
-) -> *mut Server {
+) -> *mut ServerHandle {
     guard_value("vtf_replication_replica", ptr::null_mut(), || {
         // SAFETY: NULL or a live group, not freed concurrently (caller's contract).
-        let group = unsafe { handle_mut(group, "group") }?;
-        Ok(group.replica_mut(index)? as *mut Server)
+        unsafe { lend(group, |g| Ok(g.replica(index)?.port())) }
     })
 }
 
@@ -92,10 +129,10 @@ pub unsafe extern "C" fn vtf_replication_replica(
 /// # Safety
 /// `group` must be NULL or a live group.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_replication_replica_count(group: *const Replication) -> usize {
+pub unsafe extern "C" fn vtf_replication_replica_count(group: *const ReplicationHandle) -> usize {
     guard_value("vtf_replication_replica_count", 0, || {
         // SAFETY: NULL or a live group (caller's contract).
-        Ok(unsafe { handle(group, "group") }?.replica_count())
+        Ok(unsafe { handle(group, "group") }?.group.replica_count())
     })
 }
 
@@ -107,12 +144,12 @@ pub unsafe extern "C" fn vtf_replication_replica_count(group: *const Replication
 /// `group` must be NULL or a live group.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_replication_wait_sync(
-    group: *mut Replication,
+    group: *mut ReplicationHandle,
     timeout_ms: u32,
 ) -> vtf_status {
     guard("vtf_replication_wait_sync", || {
         // SAFETY: NULL or a live group (caller's contract).
-        let group = unsafe { handle(group, "group") }?;
+        let group = &unsafe { handle(group, "group") }?.group;
         group.wait_sync(Duration::from_millis(timeout_ms.into()))
     })
 }
@@ -124,12 +161,12 @@ pub unsafe extern "C" fn vtf_replication_wait_sync(
 /// `group` must be NULL or a live group, not used by another thread meanwhile.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_replication_promote(
-    group: *mut Replication,
+    group: *mut ReplicationHandle,
     replica_index: usize,
 ) -> vtf_status {
     guard("vtf_replication_promote", || {
         // SAFETY: NULL or a live, unshared group (caller's contract).
-        let group = unsafe { handle_mut(group, "group") }?;
+        let group = &mut unsafe { handle_mut(group, "group") }?.group;
         group.promote(replica_index)
     })
 }
@@ -142,13 +179,13 @@ pub unsafe extern "C" fn vtf_replication_promote(
 /// meanwhile; `index_out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_replication_add_replica(
-    group: *mut Replication,
+    group: *mut ReplicationHandle,
     index_out: *mut usize,
 ) -> vtf_status {
     guard("vtf_replication_add_replica", || {
         check_out(index_out, "index_out")?;
         // SAFETY: NULL or a live, unshared group (caller's contract).
-        let group = unsafe { handle_mut(group, "group") }?;
+        let group = &mut unsafe { handle_mut(group, "group") }?.group;
         let index = group.add_replica()?;
         // SAFETY: checked non-NULL above; writable per the caller's contract.
         unsafe { write_out(index_out, index) };
@@ -162,7 +199,7 @@ pub unsafe extern "C" fn vtf_replication_add_replica(
 /// # Safety
 /// `group` must be NULL or a group from this library, not used afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_replication_free(group: *mut Replication) {
+pub unsafe extern "C" fn vtf_replication_free(group: *mut ReplicationHandle) {
     guard_value("vtf_replication_free", (), || {
         if !group.is_null() {
             // SAFETY: created by Box::into_raw in vtf_replication_create* (caller's contract).

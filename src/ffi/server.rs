@@ -1,23 +1,16 @@
 //! `vtf_server_*`: the C mirror of [`crate::server::Server`].
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 use std::ptr;
 use std::time::Duration;
 
+use super::node::{Lent, ServerHandle};
 use super::{
     c_string, check_out, guard, guard_value, handle, handle_mut, str_arg, vtf_status, write_out,
 };
 use crate::config::Config;
 use crate::error::Error;
 use crate::server::Server;
-
-fn borrowed(s: &CString) -> *const c_char {
-    s.as_ptr()
-}
-
-fn borrowed_opt(s: &Option<CString>) -> *const c_char {
-    s.as_ref().map_or(ptr::null(), |s| s.as_ptr())
-}
 
 /// Starts a server from `config`; returns once it answers PING.
 ///
@@ -26,7 +19,7 @@ fn borrowed_opt(s: &Option<CString>) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_start(
     config: *const Config,
-    out: *mut *mut Server,
+    out: *mut *mut ServerHandle,
 ) -> vtf_status {
     guard("vtf_server_start", || {
         check_out(out, "out")?;
@@ -34,7 +27,7 @@ pub unsafe extern "C" fn vtf_server_start(
         let config = unsafe { handle(config, "config") }?;
         let server = Server::start(config)?;
         // SAFETY: checked above; writable per the caller's contract.
-        unsafe { write_out(out, Box::into_raw(Box::new(server))) };
+        unsafe { write_out(out, Box::into_raw(Box::new(ServerHandle::owned(server)))) };
         Ok(())
     })
 }
@@ -44,10 +37,10 @@ pub unsafe extern "C" fn vtf_server_start(
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_port(server: *const Server) -> u16 {
+pub unsafe extern "C" fn vtf_server_port(server: *const ServerHandle) -> u16 {
     // SAFETY: caller's contract.
     guard_value("vtf_server_port", 0, || {
-        Ok(unsafe { handle(server, "server") }?.port())
+        Ok(unsafe { handle(server, "server") }?.server()?.port())
     })
 }
 
@@ -56,12 +49,10 @@ pub unsafe extern "C" fn vtf_server_port(server: *const Server) -> u16 {
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_host(server: *const Server) -> *const c_char {
+pub unsafe extern "C" fn vtf_server_host(server: *const ServerHandle) -> *const c_char {
     guard_value("vtf_server_host", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed(
-            &unsafe { handle(server, "server") }?.c_strings().host,
-        ))
+        Ok(unsafe { handle(server, "server") }?.lend(Lent::Host))
     })
 }
 
@@ -70,10 +61,10 @@ pub unsafe extern "C" fn vtf_server_host(server: *const Server) -> *const c_char
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_pid(server: *const Server) -> i32 {
+pub unsafe extern "C" fn vtf_server_pid(server: *const ServerHandle) -> i32 {
     guard_value("vtf_server_pid", -1, || {
         // SAFETY: caller's contract.
-        let server = unsafe { handle(server, "server") }?;
+        let server = unsafe { handle(server, "server") }?.server()?;
         Ok(server
             .pid()
             .and_then(|p| i32::try_from(p).ok())
@@ -86,12 +77,10 @@ pub unsafe extern "C" fn vtf_server_pid(server: *const Server) -> i32 {
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_dir(server: *const Server) -> *const c_char {
+pub unsafe extern "C" fn vtf_server_dir(server: *const ServerHandle) -> *const c_char {
     guard_value("vtf_server_dir", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed(
-            &unsafe { handle(server, "server") }?.c_strings().dir,
-        ))
+        Ok(unsafe { handle(server, "server") }?.lend(Lent::Dir))
     })
 }
 
@@ -100,12 +89,10 @@ pub unsafe extern "C" fn vtf_server_dir(server: *const Server) -> *const c_char 
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_log_path(server: *const Server) -> *const c_char {
+pub unsafe extern "C" fn vtf_server_log_path(server: *const ServerHandle) -> *const c_char {
     guard_value("vtf_server_log_path", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed(
-            &unsafe { handle(server, "server") }?.c_strings().log_path,
-        ))
+        Ok(unsafe { handle(server, "server") }?.lend(Lent::LogPath))
     })
 }
 
@@ -114,10 +101,10 @@ pub unsafe extern "C" fn vtf_server_log_path(server: *const Server) -> *const c_
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_is_running(server: *const Server) -> bool {
+pub unsafe extern "C" fn vtf_server_is_running(server: *const ServerHandle) -> bool {
     // SAFETY: caller's contract.
     guard_value("vtf_server_is_running", false, || {
-        Ok(unsafe { handle(server, "server") }?.is_running())
+        Ok(unsafe { handle(server, "server") }?.server()?.is_running())
     })
 }
 
@@ -126,10 +113,12 @@ pub unsafe extern "C" fn vtf_server_is_running(server: *const Server) -> bool {
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_stop(server: *mut Server) -> vtf_status {
+pub unsafe extern "C" fn vtf_server_stop(server: *mut ServerHandle) -> vtf_status {
     // SAFETY: caller's contract.
     guard("vtf_server_stop", || {
-        unsafe { handle_mut(server, "server") }?.stop()
+        unsafe { handle_mut(server, "server") }?
+            .server_mut()?
+            .stop()
     })
 }
 
@@ -138,10 +127,15 @@ pub unsafe extern "C" fn vtf_server_stop(server: *mut Server) -> vtf_status {
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_restart(server: *mut Server, keep_data: bool) -> vtf_status {
+pub unsafe extern "C" fn vtf_server_restart(
+    server: *mut ServerHandle,
+    keep_data: bool,
+) -> vtf_status {
     // SAFETY: caller's contract.
     guard("vtf_server_restart", || {
-        unsafe { handle_mut(server, "server") }?.restart(keep_data)
+        unsafe { handle_mut(server, "server") }?
+            .server_mut()?
+            .restart(keep_data)
     })
 }
 
@@ -150,12 +144,10 @@ pub unsafe extern "C" fn vtf_server_restart(server: *mut Server, keep_data: bool
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_tls_ca_cert_path(server: *const Server) -> *const c_char {
+pub unsafe extern "C" fn vtf_server_tls_ca_cert_path(server: *const ServerHandle) -> *const c_char {
     guard_value("vtf_server_tls_ca_cert_path", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed_opt(
-            &unsafe { handle(server, "server") }?.c_strings().ca_cert,
-        ))
+        Ok(unsafe { handle(server, "server") }?.lend(Lent::CaCert))
     })
 }
 
@@ -164,12 +156,12 @@ pub unsafe extern "C" fn vtf_server_tls_ca_cert_path(server: *const Server) -> *
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_tls_client_cert_path(server: *const Server) -> *const c_char {
+pub unsafe extern "C" fn vtf_server_tls_client_cert_path(
+    server: *const ServerHandle,
+) -> *const c_char {
     guard_value("vtf_server_tls_client_cert_path", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed_opt(
-            &unsafe { handle(server, "server") }?.c_strings().client_cert,
-        ))
+        Ok(unsafe { handle(server, "server") }?.lend(Lent::ClientCert))
     })
 }
 
@@ -178,12 +170,12 @@ pub unsafe extern "C" fn vtf_server_tls_client_cert_path(server: *const Server) 
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_tls_client_key_path(server: *const Server) -> *const c_char {
+pub unsafe extern "C" fn vtf_server_tls_client_key_path(
+    server: *const ServerHandle,
+) -> *const c_char {
     guard_value("vtf_server_tls_client_key_path", ptr::null(), || {
         // SAFETY: caller's contract.
-        Ok(borrowed_opt(
-            &unsafe { handle(server, "server") }?.c_strings().client_key,
-        ))
+        Ok(unsafe { handle(server, "server") }?.lend(Lent::ClientKey))
     })
 }
 
@@ -193,14 +185,19 @@ pub unsafe extern "C" fn vtf_server_tls_client_key_path(server: *const Server) -
 /// Pointers must be NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_log_contains(
-    server: *const Server,
+    server: *const ServerHandle,
     needle: *const c_char,
     found: *mut bool,
 ) -> vtf_status {
     guard("vtf_server_log_contains", || {
         check_out(found, "found")?;
         // SAFETY: caller's contract.
-        let (server, needle) = unsafe { (handle(server, "server")?, str_arg(needle, "needle")?) };
+        let (server, needle) = unsafe {
+            (
+                handle(server, "server")?.server()?,
+                str_arg(needle, "needle")?,
+            )
+        };
         let result = server.log_contains(needle)?;
         // SAFETY: checked above.
         unsafe { write_out(found, result) };
@@ -214,13 +211,18 @@ pub unsafe extern "C" fn vtf_server_log_contains(
 /// Pointers must be NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_wait_for_log(
-    server: *const Server,
+    server: *const ServerHandle,
     needle: *const c_char,
     timeout_ms: u32,
 ) -> vtf_status {
     guard("vtf_server_wait_for_log", || {
         // SAFETY: caller's contract.
-        let (server, needle) = unsafe { (handle(server, "server")?, str_arg(needle, "needle")?) };
+        let (server, needle) = unsafe {
+            (
+                handle(server, "server")?.server()?,
+                str_arg(needle, "needle")?,
+            )
+        };
         server.wait_for_log(needle, Duration::from_millis(timeout_ms.into()))
     })
 }
@@ -232,13 +234,13 @@ pub unsafe extern "C" fn vtf_server_wait_for_log(
 /// # Safety
 /// `server` must be NULL or a live server, not used afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_free(server: *mut Server) {
+pub unsafe extern "C" fn vtf_server_free(server: *mut ServerHandle) {
     guard_value("vtf_server_free", (), || {
         if server.is_null() {
             return Ok(());
         }
         // SAFETY: caller's contract.
-        if unsafe { &*server }.in_group {
+        if unsafe { &*server }.is_borrowed() {
             return Err(Error::invalid(
                 "this server belongs to a replication group or cluster; free the group instead",
             ));
@@ -255,14 +257,16 @@ pub unsafe extern "C" fn vtf_server_free(server: *mut Server) {
 /// Pointers must be NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_log_tail(
-    server: *const Server,
+    server: *const ServerHandle,
     lines: usize,
     text_out: *mut *mut c_char,
 ) -> vtf_status {
     guard("vtf_server_log_tail", || {
         check_out(text_out, "text_out")?;
         // SAFETY: caller's contract.
-        let text = unsafe { handle(server, "server") }?.log_tail(lines)?;
+        let text = unsafe { handle(server, "server") }?
+            .server()?
+            .log_tail(lines)?;
         // SAFETY: checked above.
         unsafe { write_out(text_out, c_string(&text)) };
         Ok(())
@@ -277,7 +281,7 @@ pub unsafe extern "C" fn vtf_server_log_tail(
 /// Pointers must be NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_info_field(
-    server: *const Server,
+    server: *const ServerHandle,
     section: *const c_char,
     field: *const c_char,
     value_out: *mut *mut c_char,
@@ -287,7 +291,7 @@ pub unsafe extern "C" fn vtf_server_info_field(
         // SAFETY: caller's contract.
         let (server, section, field) = unsafe {
             (
-                handle(server, "server")?,
+                handle(server, "server")?.server()?,
                 str_arg(section, "section")?,
                 str_arg(field, "field")?,
             )
@@ -310,9 +314,9 @@ pub unsafe extern "C" fn vtf_server_info_field(
 /// # Safety
 /// `server` must be NULL or a live server.
 #[no_mangle]
-pub unsafe extern "C" fn vtf_server_check_clean(server: *const Server) -> vtf_status {
+pub unsafe extern "C" fn vtf_server_check_clean(server: *const ServerHandle) -> vtf_status {
     // SAFETY: caller's contract.
     guard("vtf_server_check_clean", || {
-        unsafe { handle(server, "server") }?.check_clean()
+        unsafe { handle(server, "server") }?.server()?.check_clean()
     })
 }

@@ -1,0 +1,1 @@
+"""vtf.compat.util: the `util` package of valkey-test-framework (its waiters)."""

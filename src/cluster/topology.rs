@@ -1,0 +1,105 @@
+//! Parsing what a node says about the cluster: CLUSTER NODES lines and
+//! CLUSTER SLOTS ranges.
+
+use crate::reply::Reply;
+
+/// One range of CLUSTER SLOTS: its slots, primary port and replica ports (sorted).
+pub(super) struct SlotRange {
+    pub(super) first: i64,
+    pub(super) last: i64,
+    pub(super) primary_port: i64,
+    pub(super) replica_ports: Vec<u16>,
+}
+
+impl SlotRange {
+    pub(super) fn parse_all(reply: &Reply) -> Vec<SlotRange> {
+        let port = |node: &Reply| node.elements().get(1).and_then(|p| p.as_int());
+        let mut ranges: Vec<SlotRange> = reply
+            .elements()
+            .into_iter()
+            .filter_map(|range| {
+                let e = range.elements();
+                let mut replica_ports: Vec<u16> = e
+                    .iter()
+                    .skip(3)
+                    .filter_map(|n| port(n).and_then(|p| u16::try_from(p).ok()))
+                    .collect();
+                replica_ports.sort_unstable();
+                Some(SlotRange {
+                    first: e.first()?.as_int()?,
+                    last: e.get(1)?.as_int()?,
+                    primary_port: port(e.get(2)?)?,
+                    replica_ports,
+                })
+            })
+            .collect();
+        ranges.sort_by_key(|r| r.first);
+        ranges
+    }
+}
+
+/// A line of CLUSTER NODES:
+/// `id ip:port@cport[,hostname] flags master ping pong epoch link slots...`.
+pub(super) struct NodeLine {
+    pub(super) id: String,
+    pub(super) port: u16,
+    pub(super) flags: Vec<String>,
+    pub(super) master: String,
+    /// Owned slots and ranges; migrating/importing entries (`[...]`) left out.
+    pub(super) slots: Vec<String>,
+}
+
+impl NodeLine {
+    pub(super) fn parse(line: &str) -> Option<NodeLine> {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 8 {
+            return None;
+        }
+        let address = fields[1].split(['@', ',']).next()?;
+        let port = address.rsplit(':').next()?.parse().ok()?;
+        Some(NodeLine {
+            id: fields[0].to_string(),
+            port,
+            flags: fields[2].split(',').map(str::to_string).collect(),
+            master: fields[3].to_string(),
+            slots: fields[8..]
+                .iter()
+                .filter(|s| !s.starts_with('['))
+                .map(|s| s.to_string())
+                .collect(),
+        })
+    }
+
+    pub(super) fn is_primary(&self) -> bool {
+        self.flags.iter().any(|f| f == "master")
+    }
+
+    pub(super) fn role(&self) -> &'static str {
+        if self.is_primary() {
+            "a primary"
+        } else {
+            "a replica"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cluster_nodes_lines() {
+        let line = NodeLine::parse(
+            "e7d1eec 127.0.0.1:30001@40001,host myself,master - 0 0 1 connected 0-5460 [5461->-abc]",
+        )
+        .unwrap();
+        assert_eq!(line.port, 30001);
+        assert!(line.is_primary());
+        assert_eq!(line.slots, ["0-5460"]);
+        let replica =
+            NodeLine::parse("aaa 127.0.0.1:30004@40004 slave e7d1eec 0 1 1 connected").unwrap();
+        assert!(!replica.is_primary());
+        assert_eq!(replica.master, "e7d1eec");
+        assert!(NodeLine::parse("").is_none());
+    }
+}
