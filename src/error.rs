@@ -28,6 +28,9 @@ pub enum ErrorKind {
     Io,
     /// A bug inside the library.
     Panic,
+    /// The operation needs something this handle lacks (e.g. the process
+    /// of an external server).
+    Unsupported,
 }
 
 /// An error with a message that says what was tried and what happened.

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! One module per concept: [`ports`] (cross-process port reservation),
-//! [`config`], [`engine`] (which engine and version a binary is),
+//! [`config`], [`external`] (servers vtf did not start), [`engine`] (which engine and version a binary is),
 //! [`server`], [`process`] (spawning without orphans, and a process's
 //! state), [`workdir`] (a server's directory), [`client`] (and the
 //! [`client::Endpoint`] a server hands out), [`reply`], [`tls`], `group`
@@ -33,6 +33,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod engine;
 pub mod error;
+pub mod external;
 pub mod ffi;
 mod group;
 pub mod ports;
@@ -46,7 +47,7 @@ pub mod workdir;
 
 pub use client::{Client, Endpoint};
 pub use cluster::Cluster;
-pub use config::{Config, TlsMode};
+pub use config::{ClientTlsFiles, Config, TlsMode};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use replication::Replication;

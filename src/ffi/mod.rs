@@ -51,6 +51,8 @@ pub enum vtf_status {
     VTF_ERR_IO,
     /// a bug inside the library; the message says where
     VTF_ERR_PANIC,
+    /// the operation needs something this handle lacks (e.g. the process of an external server)
+    VTF_ERR_UNSUPPORTED,
 }
 
 impl From<ErrorKind> for vtf_status {
@@ -68,6 +70,7 @@ impl From<ErrorKind> for vtf_status {
             ErrorKind::Build => VTF_ERR_BUILD,
             ErrorKind::Io => VTF_ERR_IO,
             ErrorKind::Panic => VTF_ERR_PANIC,
+            ErrorKind::Unsupported => VTF_ERR_UNSUPPORTED,
         }
     }
 }
@@ -242,7 +245,7 @@ pub type RawStatus = std::ffi::c_int;
 #[no_mangle]
 pub extern "C" fn vtf_status_name(status: RawStatus) -> *const c_char {
     use vtf_status::*;
-    const NAMES: [(vtf_status, &CStr); 12] = [
+    const NAMES: [(vtf_status, &CStr); 13] = [
         (VTF_OK, c"VTF_OK"),
         (VTF_ERR_NULL_ARGUMENT, c"VTF_ERR_NULL_ARGUMENT"),
         (VTF_ERR_INVALID_ARGUMENT, c"VTF_ERR_INVALID_ARGUMENT"),
@@ -255,6 +258,7 @@ pub extern "C" fn vtf_status_name(status: RawStatus) -> *const c_char {
         (VTF_ERR_BUILD, c"VTF_ERR_BUILD"),
         (VTF_ERR_IO, c"VTF_ERR_IO"),
         (VTF_ERR_PANIC, c"VTF_ERR_PANIC"),
+        (VTF_ERR_UNSUPPORTED, c"VTF_ERR_UNSUPPORTED"),
     ];
     NAMES
         .iter()

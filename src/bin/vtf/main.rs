@@ -157,6 +157,9 @@ enum SanitizerName {
 }
 
 fn main() -> ExitCode {
+    // vtf starts servers: an inherited VTF_EXTERNAL (from an outer `vtf
+    // run`) must not turn its starts into attaches. Still one thread here.
+    std::env::remove_var(vtf::external::ENV);
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

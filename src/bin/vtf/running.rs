@@ -46,8 +46,8 @@ pub fn plural(n: usize, what: &str) -> String {
 
 pub enum Running {
     Server(Box<Server>),
-    Replication(Replication),
-    Cluster(Cluster),
+    Replication(Box<Replication>),
+    Cluster(Box<Cluster>),
 }
 
 impl Running {
@@ -59,10 +59,10 @@ impl Running {
         let running = match shape {
             Shape::Server => Running::Server(Box::new(Server::start(config)?)),
             Shape::Replication { replicas } => {
-                Running::Replication(Replication::create(config, replicas)?)
+                Running::Replication(Box::new(Replication::create(config, replicas)?))
             }
             Shape::Cluster { shards, replicas } => {
-                Running::Cluster(Cluster::start(config, shards, replicas)?)
+                Running::Cluster(Box::new(Cluster::start(config, shards, replicas)?))
             }
         };
         eprintln!(
