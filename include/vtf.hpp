@@ -1,10 +1,13 @@
 // vtf.hpp - header-only C++17 layer over the C ABI of ValkeyTestFramework (vtf.h).
 //
-// Ownership: Config is a copyable value; Server, Client, Replication and Cluster
-// own their C handle and are move-only; ServerRef is a non-owning view (the
-// nodes of a replication group or cluster, which are never freed by C++);
-// Reply shares ownership of its C reply tree, so elements stay valid as long as
-// any Reply that refers to the tree is alive.
+// Ownership (the rule of zero, as in wasmtime's C++ header): every owning class
+// holds its C handle in a std::unique_ptr with one deleter per C type, so none
+// declares a destructor, move or copy of its own. Config is a copyable value;
+// Server, Client, Replication and Cluster are move-only (moving leaves the source
+// empty); ServerRef is a non-owning view (the nodes of a replication group or
+// cluster, which C++ never frees, or a view of a Server); Reply shares ownership
+// of its C reply tree, so elements stay valid as long as any Reply that refers to
+// the tree is alive.
 //
 // Errors: every failing C call throws vtf::Error, which carries the vtf_status
 // and the thread's vtf_last_error() message. A server error reply (-ERR ...)
@@ -71,10 +74,12 @@ inline std::string version() {
 }
 
 /// A failed vtf call: the status, what was attempted, and the library's message.
+/// what() is "<operation> failed (<status>): <message>", naming the operation once
+/// (a C message already starts with "<function>: ").
 class Error : public std::runtime_error {
  public:
   Error(vtf_status status, const std::string& operation, const std::string& message)
-      : std::runtime_error(operation + " failed (" + status_name(status) + "): " + message),
+      : std::runtime_error(describe(status, operation, message)),
         status_(status),
         operation_(operation),
         message_(message) {}
@@ -87,6 +92,13 @@ class Error : public std::runtime_error {
   const std::string& message() const noexcept { return message_; }
 
  private:
+  static std::string describe(vtf_status status, const std::string& operation, const std::string& message) {
+    std::string_view rest = message;
+    const std::string prefix = operation + ": ";
+    if (rest.substr(0, prefix.size()) == prefix) rest.remove_prefix(prefix.size());
+    return operation + " failed (" + status_name(status) + "): " + std::string(rest);
+  }
+
   vtf_status status_;
   std::string operation_;
   std::string message_;
@@ -123,11 +135,36 @@ inline uint32_t to_ms(std::chrono::milliseconds timeout) {
   return static_cast<uint32_t>(count);
 }
 
-/// Frees a C config at scope exit.
-struct CConfigDeleter {
-  void operator()(vtf_config* c) const noexcept { vtf_config_free(c); }
+// One deleter per C type: a std::unique_ptr with one of these is the whole
+// ownership of a C++ class (no hand-written destructor, move or reset).
+struct ConfigDeleter {
+  void operator()(vtf_config* p) const noexcept { vtf_config_free(p); }
 };
-using CConfig = std::unique_ptr<vtf_config, CConfigDeleter>;
+struct ServerDeleter {
+  void operator()(vtf_server* p) const noexcept { vtf_server_free(p); }
+};
+struct ClientDeleter {
+  void operator()(vtf_client* p) const noexcept { vtf_client_free(p); }
+};
+struct ReplyDeleter {
+  void operator()(vtf_reply* p) const noexcept { vtf_reply_free(p); }
+};
+struct ReplicationDeleter {
+  void operator()(vtf_replication* p) const noexcept { vtf_replication_free(p); }
+};
+struct ClusterDeleter {
+  void operator()(vtf_cluster* p) const noexcept { vtf_cluster_free(p); }
+};
+using CConfig = std::unique_ptr<vtf_config, ConfigDeleter>;
+
+/// Runs a C constructor that writes its handle through `T **out` and returns it
+/// owned; throws vtf::Error (naming `operation`) when the call fails.
+template <class T, class Deleter, class Call>
+std::unique_ptr<T, Deleter> create(const char* operation, Call&& call) {
+  T* out = nullptr;
+  check(call(&out), operation);
+  return std::unique_ptr<T, Deleter>(out);
+}
 
 }  // namespace detail
 
@@ -279,7 +316,7 @@ class Reply {
   /// Takes ownership of a reply returned by vtf_client_command*.
   static Reply adopt(vtf_reply* reply) {
     Reply r;
-    r.root_ = std::shared_ptr<vtf_reply>(reply, [](vtf_reply* p) { vtf_reply_free(p); });
+    r.root_ = std::shared_ptr<vtf_reply>(reply, detail::ReplyDeleter{});
     r.node_ = reply;
     return r;
   }
@@ -576,18 +613,6 @@ class Client {
   /// Connects to `server`.
   explicit Client(const ServerRef& server);
 
-  Client(Client&& o) noexcept : client_(std::exchange(o.client_, nullptr)) {}
-  Client& operator=(Client&& o) noexcept {
-    if (this != &o) {
-      reset();
-      client_ = std::exchange(o.client_, nullptr);
-    }
-    return *this;
-  }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-  ~Client() { reset(); }
-
   /// Sends one command; each argument is one argv item (binary-safe): std::string,
   /// std::string_view, const char*, integers, floating point, or a std::vector of
   /// strings (expanded). A server error reply is returned, not thrown.
@@ -609,184 +634,182 @@ class Client {
   /// Sends a command line split on whitespace; double quotes group: `SET k "a b"`.
   Reply command_str(const std::string& line) {
     vtf_reply* out = nullptr;
-    detail::check(vtf_client_command_str(client_, line.c_str(), &out), "vtf_client_command_str");
+    detail::check(vtf_client_command_str(get(), line.c_str(), &out), "vtf_client_command_str");
     return Reply::adopt(out);
   }
 
   /// How long a command may wait for its reply; zero means forever (the default).
   void set_timeout(std::chrono::milliseconds timeout) {
-    detail::check(vtf_client_set_timeout_ms(client_, detail::to_ms(timeout)), "vtf_client_set_timeout_ms");
+    detail::check(vtf_client_set_timeout_ms(get(), detail::to_ms(timeout)), "vtf_client_set_timeout_ms");
   }
 
   bool valid() const noexcept { return client_ != nullptr; }
-  vtf_client* get() const noexcept { return client_; }
-  vtf_client* release() noexcept { return std::exchange(client_, nullptr); }
-  void reset() noexcept {
-    if (client_) vtf_client_free(client_);
-    client_ = nullptr;
-  }
+  vtf_client* get() const noexcept { return client_.get(); }
+  vtf_client* release() noexcept { return client_.release(); }
+  /// Closes the connection now.
+  void reset() noexcept { client_.reset(); }
 
  private:
   Reply send(const detail::ArgList& list) {
     vtf_reply* out = nullptr;
-    detail::check(vtf_client_command(client_, list.size(), list.argv(), list.lens(), &out), "vtf_client_command");
+    detail::check(vtf_client_command(get(), list.size(), list.argv(), list.lens(), &out), "vtf_client_command");
     return Reply::adopt(out);
   }
 
-  vtf_client* client_ = nullptr;
+  std::unique_ptr<vtf_client, detail::ClientDeleter> client_;
 };
 
 // ---------------------------------------------------------------------------
 // Servers
 // ---------------------------------------------------------------------------
 
-/// A non-owning view of a server: a node of a replication group or cluster, or a
-/// view of a vtf::Server. It never frees the server; it must not outlive it.
-class ServerRef {
- public:
-  ServerRef() = default;
-  explicit ServerRef(vtf_server* server) noexcept : server_(server) {}
+namespace detail {
 
-  uint16_t port() const { return vtf_server_port(server_); }
-  std::string host() const { return detail::borrowed(vtf_server_host(server_)); }
+/// What a server can do, for the owning Server and the view ServerRef alike
+/// (CRTP: `Self::get()` gives the C handle, owned or borrowed).
+template <class Self>
+class ServerApi {
+ public:
+  uint16_t port() const { return vtf_server_port(c()); }
+  std::string host() const { return borrowed(vtf_server_host(c())); }
   /// "host:port"
   std::string address() const { return host() + ":" + std::to_string(port()); }
   /// -1 when not running.
-  int32_t pid() const { return vtf_server_pid(server_); }
+  int32_t pid() const { return vtf_server_pid(c()); }
   /// The working directory (rdb, aof, nodes.conf).
-  std::string dir() const { return detail::borrowed(vtf_server_dir(server_)); }
-  std::string log_path() const { return detail::borrowed(vtf_server_log_path(server_)); }
-  bool is_running() const { return vtf_server_is_running(server_); }
+  std::string dir() const { return borrowed(vtf_server_dir(c())); }
+  std::string log_path() const { return borrowed(vtf_server_log_path(c())); }
+  bool is_running() const { return vtf_server_is_running(c()); }
 
   /// Graceful stop; idempotent.
-  void stop() const { detail::check(vtf_server_stop(server_), "vtf_server_stop"); }
+  void stop() const { check(vtf_server_stop(c()), "vtf_server_stop"); }
   /// Restarts on the same port; keep_data keeps the directory (RDB/AOF are loaded again).
-  void restart(bool keep_data = true) const {
-    detail::check(vtf_server_restart(server_, keep_data), "vtf_server_restart");
-  }
+  void restart(bool keep_data = true) const { check(vtf_server_restart(c(), keep_data), "vtf_server_restart"); }
 
   /// TLS file paths; empty when TLS is off.
-  std::string tls_ca_cert_path() const { return detail::borrowed(vtf_server_tls_ca_cert_path(server_)); }
-  std::string tls_client_cert_path() const { return detail::borrowed(vtf_server_tls_client_cert_path(server_)); }
-  std::string tls_client_key_path() const { return detail::borrowed(vtf_server_tls_client_key_path(server_)); }
+  std::string tls_ca_cert_path() const { return borrowed(vtf_server_tls_ca_cert_path(c())); }
+  std::string tls_client_cert_path() const { return borrowed(vtf_server_tls_client_cert_path(c())); }
+  std::string tls_client_key_path() const { return borrowed(vtf_server_tls_client_key_path(c())); }
 
   bool log_contains(const std::string& needle) const {
     bool found = false;
-    detail::check(vtf_server_log_contains(server_, needle.c_str(), &found), "vtf_server_log_contains");
+    check(vtf_server_log_contains(c(), needle.c_str(), &found), "vtf_server_log_contains");
     return found;
   }
   void wait_for_log(const std::string& needle, std::chrono::milliseconds timeout = kDefaultTimeout) const {
-    detail::check(vtf_server_wait_for_log(server_, needle.c_str(), detail::to_ms(timeout)),
-                  "vtf_server_wait_for_log");
+    check(vtf_server_wait_for_log(c(), needle.c_str(), to_ms(timeout)), "vtf_server_wait_for_log");
   }
   /// The last `lines` lines of the server's log.
   std::string log_tail(size_t lines = 40) const {
     char* text = nullptr;
-    detail::check(vtf_server_log_tail(server_, lines, &text), "vtf_server_log_tail");
-    return detail::take_string(text);
+    check(vtf_server_log_tail(c(), lines, &text), "vtf_server_log_tail");
+    return take_string(text);
   }
   /// One field of INFO <section>, e.g. info_field("persistence", "aof_rewrite_in_progress").
   std::string info_field(const std::string& section, const std::string& field) const {
     char* value = nullptr;
-    detail::check(vtf_server_info_field(server_, section.c_str(), field.c_str(), &value), "vtf_server_info_field");
-    return detail::take_string(value);
+    check(vtf_server_info_field(c(), section.c_str(), field.c_str(), &value), "vtf_server_info_field");
+    return take_string(value);
   }
   /// After stop: throws when sanitizer/valgrind reports or a bad exit status were found.
-  void check_clean() const { detail::check(vtf_server_check_clean(server_), "vtf_server_check_clean"); }
+  void check_clean() const { check(vtf_server_check_clean(c()), "vtf_server_check_clean"); }
 
   /// A new connection to this server.
-  Client connect() const { return Client(*this); }
+  Client connect() const {
+    vtf_client* client = nullptr;
+    check(vtf_client_connect(c(), &client), "vtf_client_connect");
+    return Client(client);  // owned from here
+  }
+
+  explicit operator bool() const noexcept { return c() != nullptr; }
+
+ private:
+  vtf_server* c() const noexcept { return static_cast<const Self&>(*this).get(); }
+};
+
+}  // namespace detail
+
+class Server;
+
+/// A non-owning view of a server: a node of a replication group or cluster, or a
+/// view of a vtf::Server. It never frees the server; it must not outlive it.
+/// Copyable; a Server converts to one implicitly (or with ref()).
+class ServerRef : public detail::ServerApi<ServerRef> {
+ public:
+  ServerRef() = default;
+  explicit ServerRef(vtf_server* server) noexcept : server_(server) {}
+  /// A view of `server`; valid while `server` owns its process.
+  ServerRef(const Server& server) noexcept;  // NOLINT(google-explicit-constructor): a view, as a Server&
 
   vtf_server* get() const noexcept { return server_; }
-  explicit operator bool() const noexcept { return server_ != nullptr; }
 
- protected:
+ private:
   vtf_server* server_ = nullptr;
 };
 
-inline Client::Client(const ServerRef& server) {
-  detail::check(vtf_client_connect(server.get(), &client_), "vtf_client_connect");
-}
+inline Client::Client(const ServerRef& server)
+    : client_(detail::create<vtf_client, detail::ClientDeleter>(
+          "vtf_client_connect", [&](vtf_client** out) { return vtf_client_connect(server.get(), out); })) {}
 
 /// An owned server: started by the constructor, stopped and its directory removed
-/// by the destructor. Move-only. Converts to ServerRef (a view) by slicing or ref().
-class Server : public ServerRef {
+/// when it is destroyed or reset(). Move-only. Converts to ServerRef (a view).
+class Server : public detail::ServerApi<Server> {
  public:
   /// Starts a server; returns once it answers PING.
-  explicit Server(const Config& config = Config()) {
-    auto c = config.to_c();
-    detail::check(vtf_server_start(c.get(), &server_), "vtf_server_start");
-  }
+  explicit Server(const Config& config = Config())
+      : server_(detail::create<vtf_server, detail::ServerDeleter>(
+            "vtf_server_start", [&](vtf_server** out) { return vtf_server_start(config.to_c().get(), out); })) {}
   /// Takes ownership of a C server.
   static Server adopt(vtf_server* server) noexcept { return Server(server, Adopt{}); }
 
-  Server(Server&& o) noexcept : ServerRef(std::exchange(o.server_, nullptr)) {}
-  Server& operator=(Server&& o) noexcept {
-    if (this != &o) {
-      reset();
-      server_ = std::exchange(o.server_, nullptr);
-    }
-    return *this;
-  }
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
-  ~Server() { reset(); }
-
-  ServerRef ref() const noexcept { return ServerRef(server_); }
-  vtf_server* release() noexcept { return std::exchange(server_, nullptr); }
+  vtf_server* get() const noexcept { return server_.get(); }
+  ServerRef ref() const noexcept { return ServerRef(get()); }
+  vtf_server* release() noexcept { return server_.release(); }
   /// Stops the server and removes its directory now.
-  void reset() noexcept {
-    if (server_) vtf_server_free(server_);
-    server_ = nullptr;
-  }
+  void reset() noexcept { server_.reset(); }
 
  private:
   struct Adopt {};
-  Server(vtf_server* server, Adopt) noexcept : ServerRef(server) {}
+  Server(vtf_server* server, Adopt) noexcept : server_(server) {}
+
+  std::unique_ptr<vtf_server, detail::ServerDeleter> server_;
 };
+
+inline ServerRef::ServerRef(const Server& server) noexcept : server_(server.get()) {}
 
 // ---------------------------------------------------------------------------
 // Replication
 // ---------------------------------------------------------------------------
 
 /// A primary and N replicas. Nodes are borrowed (ServerRef); the group frees them.
+/// Move-only.
 class Replication {
  public:
-  Replication(const Config& config, size_t replicas) {
-    auto c = config.to_c();
-    detail::check(vtf_replication_create(c.get(), replicas, &group_), "vtf_replication_create");
-  }
-  Replication(const Config& primary, const Config& replica, size_t replicas) {
-    auto p = primary.to_c();
-    auto r = replica.to_c();
-    detail::check(vtf_replication_create_with(p.get(), r.get(), replicas, &group_), "vtf_replication_create_with");
-  }
-  Replication(Replication&& o) noexcept : group_(std::exchange(o.group_, nullptr)) {}
-  Replication& operator=(Replication&& o) noexcept {
-    if (this != &o) {
-      reset();
-      group_ = std::exchange(o.group_, nullptr);
-    }
-    return *this;
-  }
-  Replication(const Replication&) = delete;
-  Replication& operator=(const Replication&) = delete;
-  ~Replication() { reset(); }
+  Replication(const Config& config, size_t replicas)
+      : group_(detail::create<vtf_replication, detail::ReplicationDeleter>(
+            "vtf_replication_create", [&](vtf_replication** out) {
+              return vtf_replication_create(config.to_c().get(), replicas, out);
+            })) {}
+  Replication(const Config& primary, const Config& replica, size_t replicas)
+      : group_(detail::create<vtf_replication, detail::ReplicationDeleter>(
+            "vtf_replication_create_with", [&](vtf_replication** out) {
+              return vtf_replication_create_with(primary.to_c().get(), replica.to_c().get(), replicas, out);
+            })) {}
 
   /// The current primary (follows promote()).
   ServerRef primary() const {
-    vtf_server* s = vtf_replication_primary(group_);
+    vtf_server* s = vtf_replication_primary(get());
     if (!s) detail::fail(VTF_ERR_NULL_ARGUMENT, "vtf_replication_primary", last_error());
     return ServerRef(s);
   }
   ServerRef replica(size_t index) const {
-    vtf_server* s = vtf_replication_replica(group_, index);
+    vtf_server* s = vtf_replication_replica(get(), index);
     if (!s)
       throw std::out_of_range("vtf::Replication::replica(" + std::to_string(index) + "): the group has " +
                               std::to_string(replica_count()) + " replicas");
     return ServerRef(s);
   }
-  size_t replica_count() const { return vtf_replication_replica_count(group_); }
+  size_t replica_count() const { return vtf_replication_replica_count(get()); }
   std::vector<ServerRef> replicas() const {
     std::vector<ServerRef> out;
     for (size_t i = 0, n = replica_count(); i < n; ++i) out.push_back(replica(i));
@@ -795,26 +818,24 @@ class Replication {
 
   /// Waits until every replica has caught up with the primary.
   void wait_sync(std::chrono::milliseconds timeout = kDefaultTimeout) {
-    detail::check(vtf_replication_wait_sync(group_, detail::to_ms(timeout)), "vtf_replication_wait_sync");
+    detail::check(vtf_replication_wait_sync(get(), detail::to_ms(timeout)), "vtf_replication_wait_sync");
   }
   void promote(size_t replica_index) {
-    detail::check(vtf_replication_promote(group_, replica_index), "vtf_replication_promote");
+    detail::check(vtf_replication_promote(get(), replica_index), "vtf_replication_promote");
   }
   /// Adds a replica; returns its index.
   size_t add_replica() {
     size_t index = 0;
-    detail::check(vtf_replication_add_replica(group_, &index), "vtf_replication_add_replica");
+    detail::check(vtf_replication_add_replica(get(), &index), "vtf_replication_add_replica");
     return index;
   }
 
-  vtf_replication* get() const noexcept { return group_; }
-  void reset() noexcept {
-    if (group_) vtf_replication_free(group_);
-    group_ = nullptr;
-  }
+  vtf_replication* get() const noexcept { return group_.get(); }
+  /// Stops every node and removes their directories now.
+  void reset() noexcept { group_.reset(); }
 
  private:
-  vtf_replication* group_ = nullptr;
+  std::unique_ptr<vtf_replication, detail::ReplicationDeleter> group_;
 };
 
 // ---------------------------------------------------------------------------
@@ -822,37 +843,25 @@ class Replication {
 // ---------------------------------------------------------------------------
 
 /// A cluster of `shards` primaries with `replicas_per_shard` replicas each.
-/// Nodes are borrowed (ServerRef), primaries first.
+/// Nodes are borrowed (ServerRef), primaries first. Move-only.
 class Cluster {
  public:
   Cluster(const Config& config, size_t shards, size_t replicas_per_shard = 0)
-      : shards_(shards), replicas_per_shard_(replicas_per_shard) {
-    auto c = config.to_c();
-    detail::check(vtf_cluster_create(c.get(), shards, replicas_per_shard, &cluster_), "vtf_cluster_create");
-  }
-  Cluster(Cluster&& o) noexcept
-      : cluster_(std::exchange(o.cluster_, nullptr)), shards_(o.shards_), replicas_per_shard_(o.replicas_per_shard_) {}
-  Cluster& operator=(Cluster&& o) noexcept {
-    if (this != &o) {
-      reset();
-      cluster_ = std::exchange(o.cluster_, nullptr);
-      shards_ = o.shards_;
-      replicas_per_shard_ = o.replicas_per_shard_;
-    }
-    return *this;
-  }
-  Cluster(const Cluster&) = delete;
-  Cluster& operator=(const Cluster&) = delete;
-  ~Cluster() { reset(); }
+      : cluster_(detail::create<vtf_cluster, detail::ClusterDeleter>(
+            "vtf_cluster_create", [&](vtf_cluster** out) {
+              return vtf_cluster_create(config.to_c().get(), shards, replicas_per_shard, out);
+            })),
+        shards_(shards),
+        replicas_per_shard_(replicas_per_shard) {}
 
-  size_t node_count() const { return vtf_cluster_node_count(cluster_); }
+  size_t node_count() const { return vtf_cluster_node_count(get()); }
   size_t shards() const noexcept { return shards_; }
   size_t replicas_per_shard() const noexcept { return replicas_per_shard_; }
 
   /// Node `index`; primaries first (0 .. shards-1). Each process keeps its index
   /// after a failover.
   ServerRef node(size_t index) const {
-    vtf_server* s = vtf_cluster_node(cluster_, index);
+    vtf_server* s = vtf_cluster_node(get(), index);
     if (!s)
       throw std::out_of_range("vtf::Cluster::node(" + std::to_string(index) + "): the cluster has " +
                               std::to_string(node_count()) + " nodes");
@@ -867,22 +876,20 @@ class Cluster {
   /// A client that routes each command by its key's slot.
   Client connect() {
     vtf_client* c = nullptr;
-    detail::check(vtf_cluster_connect(cluster_, &c), "vtf_cluster_connect");
+    detail::check(vtf_cluster_connect(get(), &c), "vtf_cluster_connect");
     return Client(c);
   }
   void wait_ok(std::chrono::milliseconds timeout = kDefaultTimeout) {
-    detail::check(vtf_cluster_wait_ok(cluster_, detail::to_ms(timeout)), "vtf_cluster_wait_ok");
+    detail::check(vtf_cluster_wait_ok(get(), detail::to_ms(timeout)), "vtf_cluster_wait_ok");
   }
-  void failover(size_t shard) { detail::check(vtf_cluster_failover(cluster_, shard), "vtf_cluster_failover"); }
+  void failover(size_t shard) { detail::check(vtf_cluster_failover(get(), shard), "vtf_cluster_failover"); }
 
-  vtf_cluster* get() const noexcept { return cluster_; }
-  void reset() noexcept {
-    if (cluster_) vtf_cluster_free(cluster_);
-    cluster_ = nullptr;
-  }
+  vtf_cluster* get() const noexcept { return cluster_.get(); }
+  /// Stops every node and removes their directories now.
+  void reset() noexcept { cluster_.reset(); }
 
  private:
-  vtf_cluster* cluster_ = nullptr;
+  std::unique_ptr<vtf_cluster, detail::ClusterDeleter> cluster_;
   size_t shards_ = 0;
   size_t replicas_per_shard_ = 0;
 };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: builds the release library, the bench example and the C
-# round-trip program (C ABI vs hiredis), runs everything and prints the table.
+# round-trip program (C ABI vs hiredis), runs everything and prints the table,
+# then the Python start row (bench/python_start.py in target/venv).
 # Extra arguments go to the bench (e.g. --rounds 10). Exits non-zero on any error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,11 @@ mkdir -p target/bench
 cc -O2 -Wall -Wextra -Werror -Iinclude bench/roundtrip.c -o target/bench/roundtrip \
   -Ltarget/release -lvtf -lhiredis -Wl,-rpath,"$PWD/target/release"
 
-exec target/release/examples/bench --roundtrip target/bench/roundtrip "$@"
+target/release/examples/bench --roundtrip target/bench/roundtrip "$@"
+
+# The Python row (vtf.Server vs subprocess.Popen + PING); VTF_BENCH_PYTHON=0 skips it.
+if [ "${VTF_BENCH_PYTHON:-1}" != 0 ]; then
+  echo
+  scripts/python-venv.sh
+  "${VTF_VENV:-target/venv}/bin/python" bench/python_start.py
+fi

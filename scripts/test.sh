@@ -26,9 +26,9 @@ scripts/fetch-valkey-source.sh >/dev/null
 step "cargo test (all Rust tests, multi-threaded)"
 cargo test --all-targets
 
-step "cargo test again with VTF_TLS=1 (core, replication, cluster over TLS)"
+step "cargo test again with VTF_TLS=1 (core, replication, cluster and its operations over TLS)"
 tls_tests=()
-for t in server replication cluster; do
+for t in server replication cluster cluster_ops; do
   [ -f "tests/$t.rs" ] && tls_tests+=(--test "$t")
 done
 VTF_TLS=1 cargo test "${tls_tests[@]}"

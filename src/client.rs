@@ -9,12 +9,11 @@ use std::time::Duration;
 use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Cmd, ConnectionLike, IntoConnectionInfo, RedisError};
 
-use crate::config::TlsMode;
 use crate::diagnostics;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process::{self, ProcessState};
 use crate::reply::Reply;
-use crate::tls;
+use crate::tls::{self, TlsMode};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a broken connection waits for its server's exit to become visible.
@@ -252,6 +251,42 @@ impl Client {
             self.connection = None;
             self.explain_broken(&e, &format!("sending {}", describe_cmd(&cmd)))
         })
+    }
+
+    /// Sends `commands` in one write and reads their replies in order: one
+    /// round trip, and the server runs them in one pass of its event loop
+    /// (one nodes.conf fsync for a thousand CLUSTER SETSLOTs instead of a
+    /// thousand). An error reply is a `Reply::Error` in its place. Single
+    /// servers only.
+    pub(crate) fn pipeline<A: AsRef<[u8]>>(&mut self, commands: &[Vec<A>]) -> Result<Vec<Reply>> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut packed = Vec::new();
+        for command in commands {
+            packed.extend(build_cmd(command)?.get_packed_command());
+        }
+        self.ensure_connected()?;
+        let result = match self.connection.as_mut() {
+            Some(Connection::Single(conn)) => conn.req_packed_commands(&packed, 0, commands.len()),
+            Some(Connection::Cluster(_)) => {
+                return Err(Error::invalid("pipeline is for single servers"))
+            }
+            None => unreachable_connection().map(|v| vec![v]),
+        };
+        match result {
+            Ok(values) => Ok(values.into_iter().map(Reply::from_value).collect()),
+            Err(e) => {
+                self.connection = None;
+                let first = build_cmd(&commands[0])?;
+                let what = format!(
+                    "sending {} commands ({} first)",
+                    commands.len(),
+                    describe_cmd(&first)
+                );
+                Err(self.explain_broken(&e, &what))
+            }
+        }
     }
 
     /// Sets how long a command may wait for its reply (`None`: forever).

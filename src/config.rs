@@ -6,28 +6,14 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::env as vars;
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::tls::TlsMode;
 
 /// Default wait for a server to answer PING after it was spawned.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Whether (and how) servers speak TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TlsMode {
-    /// Plain TCP (the default unless env `VTF_TLS=1`).
-    #[default]
-    Off,
-    /// The server listens with TLS only; clients verify the generated CA.
-    On,
-    /// Like `On`, and clients must present the generated client certificate.
-    Mutual,
-}
-
-impl TlsMode {
-    pub fn is_on(self) -> bool {
-        self != TlsMode::Off
-    }
-}
+/// How much slower a server runs under a wrapper (valgrind: about tenfold).
+pub const WRAPPER_SLOWDOWN: u32 = 10;
 
 /// A module to load at startup, with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,9 +174,11 @@ impl Config {
         self
     }
 
-    pub(crate) fn flush_on_attach_requested(&self) -> bool {
-        self.flush_on_attach
-            .unwrap_or_else(|| env_flag("VTF_EXTERNAL_FLUSH"))
+    pub(crate) fn flush_on_attach_requested(&self) -> Result<bool> {
+        match self.flush_on_attach {
+            Some(flush) => Ok(flush),
+            None => vars::external_flush(),
+        }
     }
 
     pub fn get_password(&self) -> Option<&str> {
@@ -209,7 +197,23 @@ impl Config {
 
     /// The wrapper in effect: the config's, else env `VTF_SERVER_WRAPPER`'s.
     pub fn wrapper_command(&self) -> Vec<String> {
-        self.wrapper.clone().unwrap_or_else(wrapper)
+        self.wrapper.clone().unwrap_or_else(vars::server_wrapper)
+    }
+
+    /// How many times slower servers from this config run: [`WRAPPER_SLOWDOWN`]
+    /// under a wrapper (the config's or env `VTF_SERVER_WRAPPER`'s), else 1.
+    pub fn slowdown(&self) -> u32 {
+        if self.wrapper_command().is_empty() {
+            1
+        } else {
+            WRAPPER_SLOWDOWN
+        }
+    }
+
+    /// `timeout` grown by [`Config::slowdown`]: the one place every wait on a
+    /// server (startup, shutdown, replication, cluster) is scaled.
+    pub fn scaled(&self, timeout: Duration) -> Duration {
+        timeout.saturating_mul(self.slowdown())
     }
 
     pub fn args(&self) -> &[(String, String)] {
@@ -229,38 +233,33 @@ impl Config {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The TLS mode: the one chosen, else on when env `VTF_TLS=1`
-    /// (mutual TLS when `VTF_TLS=mutual`).
+    /// The TLS mode: the one chosen, else env `VTF_TLS`'s (on for a flag
+    /// that is on, mutual TLS for `mutual`; see [`crate::env`]).
     pub fn tls_mode(&self) -> TlsMode {
-        self.tls.unwrap_or_else(|| {
-            let mutual = env::var("VTF_TLS").is_ok_and(|v| v.trim().eq_ignore_ascii_case("mutual"));
-            if mutual {
-                TlsMode::Mutual
-            } else if env_flag("VTF_TLS") {
-                TlsMode::On
-            } else {
-                TlsMode::Off
-            }
-        })
+        self.tls
+            .unwrap_or_else(|| vars::or_warn(vars::tls(), None).unwrap_or(TlsMode::Off))
     }
 
-    /// The startup timeout, grown tenfold under a wrapper
-    /// (valgrind runs a server about that much slower).
+    /// The startup timeout as set (default [`DEFAULT_STARTUP_TIMEOUT`]), before
+    /// any slow-down.
+    pub fn startup_timeout_base(&self) -> Duration {
+        self.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT)
+    }
+
+    /// The startup timeout, grown under a wrapper ([`Config::scaled`]).
     pub fn effective_startup_timeout(&self) -> Duration {
-        let base = self.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
-        if self.wrapper_command().is_empty() {
-            base
-        } else {
-            base * 10
-        }
+        self.scaled(self.startup_timeout_base())
     }
 
+    /// Whether directories are kept: the config's choice or env `VTF_KEEP_DATA`.
     pub(crate) fn keep_data_requested(&self) -> bool {
-        self.keep_data || env_flag("VTF_KEEP_DATA")
+        self.keep_data || vars::or_warn(vars::keep_data(), false)
     }
 
-    /// Checks what can be checked before anything is spawned.
+    /// Checks what can be checked before anything is spawned, the
+    /// environment's flags included.
     pub fn validate(&self) -> Result<()> {
+        vars::check()?;
         for (name, _) in &self.args {
             validate_arg_name(name)?;
         }
@@ -310,9 +309,8 @@ impl Config {
                 ))
             });
         }
-        match env::var_os("VTF_SERVER_BINARY").filter(|v| !v.is_empty()) {
+        match vars::server_binary() {
             Some(path) => {
-                let path = PathBuf::from(path);
                 return executable(&path).ok_or_else(|| {
                     Error::new(
                         ErrorKind::BinaryNotFound,
@@ -332,10 +330,7 @@ impl Config {
                 env::var("PATH").unwrap_or_default()
             )),
         }
-        let version = env::var("VTF_VALKEY_VERSION")
-            .ok()
-            .filter(|v| !v.is_empty());
-        match version {
+        match vars::valkey_version() {
             Some(version) => crate::build::server_for_version(&version).map_err(|e| {
                 e.context(format!(
                     "no server binary found ({}); building Valkey {version} from source failed",
@@ -404,18 +399,7 @@ pub fn validate_arg_name(name: &str) -> Result<()> {
 
 /// The program and arguments of env `VTF_SERVER_WRAPPER`, split on white space.
 pub fn wrapper() -> Vec<String> {
-    env::var("VTF_SERVER_WRAPPER")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
-pub(crate) fn env_flag(name: &str) -> bool {
-    matches!(
-        env::var(name).as_deref().map(str::trim),
-        Ok("1") | Ok("true") | Ok("yes") | Ok("on")
-    )
+    vars::server_wrapper()
 }
 
 pub(crate) fn executable(path: &Path) -> Option<PathBuf> {

@@ -10,20 +10,20 @@
 //! `VTF_EXTERNAL_FLUSH=1`); everything else (data left by earlier tests,
 //! the server's own config and modules) is as the servers are.
 
-use std::env;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::client::ClientCertificates;
-use crate::config::{Config, TlsMode};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reply::info_value;
+use crate::tls::TlsMode;
 use crate::topology::{Kind, Node, Role, Topology};
 
 /// The env variable that makes `Server::start` attach.
-pub const ENV: &str = "VTF_EXTERNAL";
+pub const ENV: &str = crate::env::EXTERNAL;
 
 /// How to reach a server vtf did not start.
 #[derive(Debug, Clone)]
@@ -49,13 +49,11 @@ pub(crate) fn unsupported(address: &str, what: &str) -> Error {
 
 /// The description in env `VTF_EXTERNAL`, if set (and not empty).
 pub fn from_env() -> Result<Option<Topology>> {
-    match env::var(ENV) {
-        Ok(text) if !text.trim().is_empty() => parse(&text)
+    match crate::env::value(ENV) {
+        Some(text) => parse(&text)
             .map(Some)
             .map_err(|e| e.context(format!("env {ENV}"))),
-        Ok(_) => Ok(None),
-        Err(env::VarError::NotPresent) => Ok(None),
-        Err(env::VarError::NotUnicode(_)) => Err(Error::invalid(format!("env {ENV} is not UTF-8"))),
+        None => Ok(None),
     }
 }
 

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! One module per concept: [`ports`] (cross-process port reservation),
-//! [`config`], [`external`] (servers vtf did not start), [`engine`] (which engine and version a binary is),
+//! [`config`], [`env`] (every `VTF_*` variable, one flag rule), [`external`]
+//! (servers vtf did not start), [`engine`] (which engine and version a binary is),
 //! [`server`], [`process`] (spawning without orphans, and a process's
 //! state), [`workdir`] (a server's directory), [`client`] (and the
 //! [`client::Endpoint`] a server hands out), [`reply`], [`tls`], `group`
@@ -32,6 +33,7 @@ pub mod cluster;
 pub mod config;
 pub mod diagnostics;
 pub mod engine;
+pub mod env;
 pub mod error;
 pub mod external;
 pub mod ffi;
@@ -47,9 +49,10 @@ pub mod workdir;
 
 pub use client::{Client, Endpoint};
 pub use cluster::Cluster;
-pub use config::{ClientTlsFiles, Config, TlsMode};
+pub use config::{ClientTlsFiles, Config};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use replication::Replication;
 pub use reply::Reply;
 pub use server::Server;
+pub use tls::TlsMode;

@@ -43,10 +43,7 @@ impl PortReservation {
 /// The directory of lock files: env `VTF_PORT_LOCK_DIR`, else `<tmp>/vtf-ports`.
 /// Every process on the machine must use the same one.
 pub fn lock_dir() -> PathBuf {
-    std::env::var_os("VTF_PORT_LOCK_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("vtf-ports"))
+    crate::env::port_lock_dir().unwrap_or_else(|| std::env::temp_dir().join("vtf-ports"))
 }
 
 /// The range ports are chosen from: `[FIRST_PORT, ephemeral_low - 10000)`,

@@ -88,6 +88,7 @@ impl Replication {
     ) -> Result<Replication> {
         let primary_config = node_config(primary_config);
         let replica_config = node_config(replica_config);
+        // Each config's startup timeout, grown under its wrapper (Config::scaled).
         let sync_timeout = primary_config
             .effective_startup_timeout()
             .max(replica_config.effective_startup_timeout());

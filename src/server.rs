@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::{Client, Endpoint};
-use crate::config::{Config, TlsMode};
+use crate::config::Config;
 use crate::diagnostics::{self, log_excerpt};
 pub use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
@@ -21,9 +21,11 @@ pub use crate::ports::HOST;
 use crate::ports::{self, PortReservation};
 use crate::process::{self, describe_exit, ProcessState};
 pub use crate::reply::info_value;
-use crate::tls::{self, TlsFiles};
+use crate::tls::{self, TlsFiles, TlsMode};
 use crate::workdir::{self, absolute, LOG_FILE, TLS_DIR};
 
+/// How long a server may take to exit after SHUTDOWN (grown under a wrapper).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Bind races with programs that do not use our port locks are retried this often.
 const PORT_ATTEMPTS: usize = 5;
 
@@ -316,7 +318,7 @@ impl Server {
     /// leaves the server as it is.
     pub fn attach(config: &Config, host: &str, port: u16) -> Result<Server> {
         let server = Server::attached(config, host, port)?;
-        if config.flush_on_attach_requested() {
+        if config.flush_on_attach_requested()? {
             server.flush_all()?;
         }
         Ok(server)
@@ -527,11 +529,7 @@ impl Server {
         if !self.state.poll() {
             return Ok(());
         }
-        let grace = if self.config.wrapper_command().is_empty() {
-            Duration::from_secs(10)
-        } else {
-            Duration::from_secs(60)
-        };
+        let grace = self.config.scaled(SHUTDOWN_GRACE);
         let command = if save { "SAVE" } else { "NOSAVE" };
         // NOW: a primary does not wait (up to shutdown-timeout, ~1 s in practice)
         // for its replicas to acknowledge the last writes; tests that need the

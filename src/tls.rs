@@ -1,6 +1,7 @@
-//! TLS material generated in-process with rcgen: one CA, a server certificate
-//! and a client certificate, created once per process and written as PEM files
-//! next to each server that runs with TLS.
+//! TLS: whether servers speak it ([`TlsMode`]), and the material generated
+//! in-process with rcgen: one CA, a server certificate and a client
+//! certificate, created once per process and written as PEM files next to
+//! each server that runs with TLS.
 //!
 //! Keys are ECDSA P-256 in PKCS#8 ("PRIVATE KEY"), which both OpenSSL (the
 //! server, valkey-cli) and rustls (the redis crate) read. Generation is fast
@@ -19,6 +20,24 @@ use rcgen::{
 };
 
 use crate::error::{Error, ErrorKind, Result};
+
+/// Whether (and how) servers speak TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// Plain TCP (the default unless env `VTF_TLS=1`).
+    #[default]
+    Off,
+    /// The server listens with TLS only; clients verify the generated CA.
+    On,
+    /// Like `On`, and clients must present the generated client certificate.
+    Mutual,
+}
+
+impl TlsMode {
+    pub fn is_on(self) -> bool {
+        self != TlsMode::Off
+    }
+}
 
 /// PEM text of the generated CA, server and client certificates and keys.
 #[derive(Debug)]

@@ -16,9 +16,8 @@ pub const TLS_DIR: &str = "tls";
 /// A fresh directory under env `VTF_TMPDIR` or the system temp dir.
 pub(crate) fn create_server_dir() -> Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let base = std::env::var_os("VTF_TMPDIR")
-        .filter(|v| !v.is_empty())
-        .map(|dir| absolute(Path::new(&dir)))
+    let base = crate::env::tmpdir()
+        .map(|dir| absolute(&dir))
         .unwrap_or_else(std::env::temp_dir);
     fs::create_dir_all(&base).map_err(|e| Error::io(format!("creating {}", base.display()), e))?;
     loop {

@@ -1,10 +1,14 @@
 // Tests of the C++ layer itself (vtf.hpp, vtf_gtest.hpp) against real servers.
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include <signal.h>
 
 #include "vtf_gtest.hpp"
 
@@ -69,6 +73,28 @@ TEST(Errors, MissingBinaryThrowsWithStatusAndMessage) {
     EXPECT_EQ(e.operation(), "vtf_server_start");
     EXPECT_NE(e.message().find("/nonexistent/vtf/valkey-server"), std::string::npos) << e.message();
     EXPECT_NE(std::string(e.what()).find("VTF_ERR_BINARY_NOT_FOUND"), std::string::npos) << e.what();
+  }
+}
+
+// The C message already starts with "vtf_server_start: "; what() names it once.
+TEST(Errors, WhatNamesTheFunctionOnce) {
+  try {
+    vtf::Server server(vtf::Config().binary("/nonexistent/vtf/valkey-server"));
+    FAIL() << "a server started from a binary that does not exist";
+  } catch (const vtf::Error& e) {
+    const std::string what = e.what();
+    const std::string name = "vtf_server_start";
+    EXPECT_EQ(what.rfind(name + " failed (VTF_ERR_BINARY_NOT_FOUND): ", 0), 0u) << what;
+    EXPECT_EQ(what.find(name, name.size()), std::string::npos) << "named twice: " << what;
+    EXPECT_NE(what.find("/nonexistent/vtf/valkey-server"), std::string::npos) << what;
+    EXPECT_EQ(e.message().rfind(name + ": ", 0), 0u) << "message() is vtf_last_error() as it was: " << e.message();
+  }
+  // A C++-side failure has no C prefix to drop.
+  try {
+    vtf::Reply().type();
+    FAIL() << "an empty Reply has a type";
+  } catch (const vtf::Error& e) {
+    EXPECT_EQ(std::string(e.what()), "vtf::Reply::type failed (VTF_ERR_NULL_ARGUMENT): the Reply holds no reply");
   }
 }
 
@@ -220,6 +246,56 @@ TEST_F(ApiTest, CommandTimeout) {
   } catch (const vtf::Error& e) {
     EXPECT_NE(e.status(), VTF_OK) << e.what();
   }
+}
+
+// The owning classes are unique_ptrs underneath (the rule of zero): move-only,
+// and a Server is usable wherever a ServerRef view is.
+static_assert(!std::is_copy_constructible_v<vtf::Server> && !std::is_copy_assignable_v<vtf::Server>);
+static_assert(!std::is_copy_constructible_v<vtf::Client> && !std::is_copy_assignable_v<vtf::Client>);
+static_assert(!std::is_copy_constructible_v<vtf::Replication> && !std::is_copy_constructible_v<vtf::Cluster>);
+static_assert(std::is_nothrow_move_constructible_v<vtf::Server> && std::is_nothrow_move_assignable_v<vtf::Server>);
+static_assert(std::is_nothrow_move_constructible_v<vtf::Client> && std::is_nothrow_move_assignable_v<vtf::Client>);
+static_assert(std::is_nothrow_move_constructible_v<vtf::Replication> &&
+              std::is_nothrow_move_assignable_v<vtf::Replication>);
+static_assert(std::is_nothrow_move_constructible_v<vtf::Cluster> && std::is_nothrow_move_assignable_v<vtf::Cluster>);
+static_assert(std::is_copy_constructible_v<vtf::ServerRef> && std::is_copy_assignable_v<vtf::ServerRef>);
+static_assert(std::is_convertible_v<const vtf::Server&, vtf::ServerRef>);
+static_assert(sizeof(vtf::Server) == sizeof(vtf_server*) && sizeof(vtf::Client) == sizeof(vtf_client*),
+              "an owning handle is one pointer");
+
+bool process_exists(int32_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }
+
+TEST(ServerOwnership, MoveAssignmentStopsTheServerItReplaces) {
+  vtf::Server a;
+  vtf::Server b;
+  const int32_t a_pid = a.pid();
+  const int32_t b_pid = b.pid();
+  ASSERT_TRUE(process_exists(b_pid));
+  const std::string b_dir = b.dir();
+  b = std::move(a);
+  EXPECT_EQ(a.get(), nullptr);  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_FALSE(a);              // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(b.pid(), a_pid);
+  EXPECT_FALSE(process_exists(b_pid)) << "the replaced server (pid " << b_pid << ") still runs";
+  EXPECT_FALSE(std::filesystem::exists(b_dir)) << b_dir;
+  EXPECT_REPLY_EQ(b.connect().command("PING"), "PONG");
+}
+
+TEST(ServerOwnership, ViewsAndClientsOfAServer) {
+  vtf::Server server;
+  const vtf::ServerRef& view = server;  // a Server converts to a view
+  EXPECT_EQ(view.get(), server.get());
+  EXPECT_EQ(view.port(), server.port());
+  vtf::Client c(server);
+  vtf::Client d = std::move(c);
+  EXPECT_FALSE(c.valid());  // NOLINT(bugprone-use-after-move)
+  EXPECT_REPLY_EQ(d.command("PING"), "PONG");
+  vtf_client* raw = d.release();
+  EXPECT_FALSE(d.valid());
+  vtf::Client adopted(raw);
+  EXPECT_REPLY_EQ(adopted.command("PING"), "PONG");
+  adopted.reset();
+  EXPECT_FALSE(adopted.valid());
 }
 
 TEST(ServerOwnership, MoveTransfersTheProcess) {

@@ -62,6 +62,16 @@ def pytest_configure(config: Any) -> None:
     )
 
 
+def pytest_report_header(config: Any) -> List[str]:
+    from . import __version__, _ffi
+
+    base = base_config(config)
+    binary = base.binary or "vtf's resolution (VTF_SERVER_BINARY, PATH, VTF_VALKEY_VERSION)"
+    modules = ", ".join(path for path, _ in base.modules) or "none"
+    return [f"vtf {__version__} ({_ffi._library_path()}): valkey-server {binary}; "
+            f"TLS {base.tls_mode().name.lower()}; modules {modules}"]
+
+
 def base_config(pytestconfig: Any) -> Config:
     """The run's config: binary, TLS mode and modules from the command line, else the ini file."""
     binary = pytestconfig.getoption("valkey_server") or pytestconfig.getini("valkey_server") or None

@@ -73,7 +73,7 @@ impl Cluster {
                 })
             })
             .collect::<Result<Vec<Server>>>()?;
-        if config.flush_on_attach_requested() {
+        if config.flush_on_attach_requested()? {
             for (index, server) in servers.iter().enumerate().take(primaries.len()) {
                 let reply = server.connect()?.cmd(["FLUSHALL"])?;
                 if let Some(err) = reply.error() {
@@ -98,6 +98,7 @@ impl Cluster {
             shards: primaries.len(),
             replicas_per_shard: replicas,
             layout,
+            settle_timeout: config.scaled(super::DEFAULT_READY_TIMEOUT),
         })
     }
 

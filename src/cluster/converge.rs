@@ -246,18 +246,29 @@ pub(super) enum Expect {
         id: String,
         primary_id: String,
     },
+    /// Node `index` (a primary) owns every slot of `slots` (inclusive
+    /// ranges), and no node has a migration of them still open.
+    Owns {
+        index: usize,
+        id: String,
+        slots: Vec<(u16, u16)>,
+    },
 }
 
 impl Expect {
     fn index(&self) -> usize {
         match self {
-            Expect::Primary { index, .. } | Expect::ReplicaOf { index, .. } => *index,
+            Expect::Primary { index, .. }
+            | Expect::ReplicaOf { index, .. }
+            | Expect::Owns { index, .. } => *index,
         }
     }
 
     fn check(&self, view: &View) -> Option<String> {
         let (index, id) = match self {
-            Expect::Primary { index, id } | Expect::ReplicaOf { index, id, .. } => (index, id),
+            Expect::Primary { index, id }
+            | Expect::ReplicaOf { index, id, .. }
+            | Expect::Owns { index, id, .. } => (index, id),
         };
         let Some(line) = view.lines.iter().find(|l| &l.id == id) else {
             return Some(format!("{}: does not know node {index} ({id})", view.who()));
@@ -278,6 +289,41 @@ impl Expect {
                     line.role(),
                     line.master
                 ))
+            }
+            Expect::Owns { slots, .. } => {
+                let missing: Vec<String> = slots
+                    .iter()
+                    .flat_map(|&(first, last)| first..=last)
+                    .filter(|&slot| !line.is_primary() || !line.owns(slot))
+                    .map(|slot| slot.to_string())
+                    .take(5)
+                    .collect();
+                let open: Vec<String> = view
+                    .lines
+                    .iter()
+                    .filter(|l| l.is_myself())
+                    .flat_map(|l| l.open.iter())
+                    .filter(|&&slot| slots.iter().any(|&(f, l)| (f..=l).contains(&slot)))
+                    .map(|slot| slot.to_string())
+                    .take(5)
+                    .collect();
+                if !missing.is_empty() {
+                    Some(format!(
+                        "{}: does not see node {index} ({id}) owning slot(s) {} yet (it sees {} with {:?})",
+                        view.who(),
+                        missing.join(","),
+                        line.role(),
+                        line.slots
+                    ))
+                } else if !open.is_empty() {
+                    Some(format!(
+                        "{}: still has a migration of slot(s) {} open",
+                        view.who(),
+                        open.join(",")
+                    ))
+                } else {
+                    None
+                }
             }
             _ => None,
         }

@@ -16,13 +16,14 @@
 mod attach;
 mod converge;
 mod form;
+mod ops;
 mod topology;
 
 use std::time::{Duration, Instant};
 
 use self::converge::Expect;
 use crate::client::Client;
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::group;
@@ -54,6 +55,9 @@ pub struct Cluster {
     /// removed node stays in `nodes`, stopped (its log kept for diagnosis),
     /// but no accessor hands it out.
     layout: Vec<Option<Vec<usize>>>,
+    /// The wait for the cluster to settle after a failover or a change of
+    /// shape: [`DEFAULT_READY_TIMEOUT`], scaled by the config (`Config::scaled`).
+    settle_timeout: Duration,
 }
 
 impl Cluster {
@@ -112,8 +116,9 @@ impl Cluster {
             shards,
             replicas_per_shard,
             layout,
+            settle_timeout: config.scaled(DEFAULT_READY_TIMEOUT),
         };
-        let timeout = scaled(DEFAULT_READY_TIMEOUT.max(config.effective_startup_timeout()));
+        let timeout = ready_timeout(config);
         cluster
             .form(&engine, timeout.saturating_sub(started.elapsed()))
             .map_err(|e| {
@@ -275,7 +280,7 @@ impl Cluster {
     /// running node sees it as the shard's primary and the cluster is ok.
     /// Nodes keep their indices; the new roles show in CLUSTER NODES.
     pub fn failover(&self, shard: usize) -> Result<()> {
-        self.failover_with_timeout(shard, scaled(DEFAULT_READY_TIMEOUT))
+        self.failover_with_timeout(shard, self.settle_timeout)
     }
 
     pub fn failover_with_timeout(&self, shard: usize, timeout: Duration) -> Result<()> {
@@ -365,13 +370,12 @@ fn node_config(config: &Config, engine: &Engine) -> Config {
     node
 }
 
-/// Timeouts grow tenfold under `VTF_SERVER_WRAPPER` (valgrind), as startup does.
-fn scaled(timeout: Duration) -> Duration {
-    if config::wrapper().is_empty() {
-        timeout
-    } else {
-        timeout * 10
-    }
+/// How long [`Cluster::start`] waits for a cluster from `config` to form:
+/// [`DEFAULT_READY_TIMEOUT`] or the startup timeout if longer, grown once
+/// under a wrapper ([`Config::scaled`]), whether the config or env
+/// `VTF_SERVER_WRAPPER` sets it.
+pub fn ready_timeout(config: &Config) -> Duration {
+    config.scaled(DEFAULT_READY_TIMEOUT.max(config.startup_timeout_base()))
 }
 
 /// One `name:value` field of the reply to `command` (CLUSTER INFO, INFO ...);

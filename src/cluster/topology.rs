@@ -47,6 +47,9 @@ pub(super) struct NodeLine {
     pub(super) master: String,
     /// Owned slots and ranges; migrating/importing entries (`[...]`) left out.
     pub(super) slots: Vec<String>,
+    /// Slots with a migration open on this node (`[slot->-id]`, `[slot-<-id]`:
+    /// only a node's own line shows them).
+    pub(super) open: Vec<u16>,
 }
 
 impl NodeLine {
@@ -67,7 +70,34 @@ impl NodeLine {
                 .filter(|s| !s.starts_with('['))
                 .map(|s| s.to_string())
                 .collect(),
+            open: fields[8..]
+                .iter()
+                .filter_map(|s| s.strip_prefix('['))
+                .filter_map(|s| s.split('-').next()?.parse().ok())
+                .collect(),
         })
+    }
+
+    /// The owned slots as inclusive ranges.
+    pub(super) fn slot_ranges(&self) -> Vec<(u16, u16)> {
+        self.slots
+            .iter()
+            .filter_map(|entry| {
+                let (first, last) = entry.split_once('-').unwrap_or((entry, entry));
+                Some((first.parse().ok()?, last.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Whether this node owns `slot`.
+    pub(super) fn owns(&self, slot: u16) -> bool {
+        self.slot_ranges()
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&slot))
+    }
+
+    pub(super) fn is_myself(&self) -> bool {
+        self.flags.iter().any(|f| f == "myself")
     }
 
     pub(super) fn is_primary(&self) -> bool {
@@ -96,6 +126,10 @@ mod tests {
         assert_eq!(line.port, 30001);
         assert!(line.is_primary());
         assert_eq!(line.slots, ["0-5460"]);
+        assert_eq!(line.slot_ranges(), [(0, 5460)]);
+        assert_eq!(line.open, [5461]);
+        assert!(line.owns(5460) && !line.owns(5461));
+        assert!(line.is_myself());
         let replica =
             NodeLine::parse("aaa 127.0.0.1:30004@40004 slave e7d1eec 0 1 1 connected").unwrap();
         assert!(!replica.is_primary());

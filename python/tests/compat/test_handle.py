@@ -257,6 +257,8 @@ def test_handle_survives_a_sigkilled_server() -> None:
         pid = handle.pid()
         os.kill(pid, signal.SIGKILL)
         wait_for_true(lambda: not handle.is_alive(), timeout=10)
+        handle.wait_for_shutdown()  # the process is reaped a little after its sockets close
+        assert handle.server is None
         handle.start()
         assert handle.client.ping()
     finally:

@@ -521,6 +521,10 @@ class ValkeyServerHandle(object):
                 pytest.fail(
                     f"Valkey server did not crash as expected within {time.time() - start_time} seconds. "
                 )
+            # A dying server closes its sockets before it can be reaped: wait for the
+            # process too, so that what follows (start(), the teardown) sees it gone.
+            if not self.external_mode and self._vtf is not None:
+                wait_for_true(lambda: self.server is None, timeout=TEST_MAX_WAIT_TIME_SECONDS)
 
     # -- the log
 

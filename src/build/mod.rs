@@ -18,6 +18,12 @@
 //! tmp/                         builds in progress (renamed into builds/ when complete)
 //! logs/                        build logs of failed builds
 //! ```
+//!
+//! This file holds the options, the cache entry and the entry points; `git`
+//! the mirror and ref resolution, `make` building and staging an entry.
+
+mod git;
+mod make;
 
 use std::env;
 use std::fmt::Write as _;
@@ -268,8 +274,8 @@ pub fn module_include_dir(server_binary: &Path) -> Result<PathBuf> {
 /// The cache directory: env `VTF_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/valkey-test-framework`, else `~/.cache/valkey-test-framework`.
 pub fn default_cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = env_nonempty("VTF_CACHE_DIR") {
-        return Ok(PathBuf::from(dir));
+    if let Some(dir) = crate::env::cache_dir() {
+        return Ok(dir);
     }
     if let Some(dir) = env_nonempty("XDG_CACHE_HOME") {
         return Ok(Path::new(&dir).join("valkey-test-framework"));
@@ -289,7 +295,7 @@ pub fn build(repo: Option<&str>, git_ref: &str, options: &BuildOptions) -> Resul
     let started = Instant::now();
     let repo = match repo {
         Some(r) => r.to_string(),
-        None => env_nonempty("VTF_VALKEY_REPO").unwrap_or_else(|| DEFAULT_REPO.to_string()),
+        None => crate::env::valkey_repo().unwrap_or_else(|| DEFAULT_REPO.to_string()),
     };
     let git_ref = git_ref.trim();
     if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(['\n', '\0']) {
@@ -302,8 +308,8 @@ pub fn build(repo: Option<&str>, git_ref: &str, options: &BuildOptions) -> Resul
         source: Source::parse(&repo)?,
         git_ref: git_ref.to_string(),
         started,
-        quiet: options.quiet.unwrap_or_else(|| env_flag("VTF_QUIET")),
-        refresh: options.refresh.unwrap_or_else(|| env_flag("VTF_REFRESH")),
+        quiet: options.quiet.map_or_else(crate::env::quiet, Ok)?,
+        refresh: options.refresh.map_or_else(crate::env::refresh, Ok)?,
     };
 
     let commit = ctx.resolve()?;
@@ -386,19 +392,6 @@ impl Ctx {
         format!("{step} {} at ref '{}'", self.source.location, self.git_ref)
     }
 
-    fn mirror(&self) -> PathBuf {
-        self.cache
-            .join("repos")
-            .join(format!("{}.git", self.source.hash()))
-    }
-
-    fn ref_file(&self) -> PathBuf {
-        self.cache
-            .join("refs")
-            .join(self.source.hash())
-            .join(encode_ref(&self.git_ref))
-    }
-
     /// Takes a cross-process lock, telling the user when it has to wait.
     fn lock(&self, name: &str, what: &str) -> Result<File> {
         let dir = self.cache.join("locks");
@@ -427,301 +420,6 @@ impl Ctx {
             .map_err(|e| Error::io(format!("locking {}", path.display()), e))?;
         self.progress("lock acquired");
         Ok(file)
-    }
-
-    /// The commit of the ref: given as a full hash, cached from an earlier
-    /// call, or resolved in the mirror (fetched first when needed).
-    fn resolve(&self) -> Result<String> {
-        if is_full_hash(&self.git_ref) {
-            return Ok(self.git_ref.to_ascii_lowercase());
-        }
-        if !self.refresh {
-            if let Some(commit) = self.cached_ref() {
-                return Ok(commit);
-            }
-        }
-        let _lock = self.lock(
-            &format!("repo-{}", self.source.hash()),
-            &format!("fetching {}", self.source.location),
-        )?;
-        // Another process may have resolved it while this one waited.
-        if !self.refresh {
-            if let Some(commit) = self.cached_ref() {
-                return Ok(commit);
-            }
-        }
-        self.update_mirror()?;
-        let commit = self.rev_parse(&self.git_ref)?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Build,
-                format!(
-                    "ref '{}' was not found in {} (looked for a tag, branch or commit)",
-                    self.git_ref, self.source.location
-                ),
-            )
-        })?;
-        self.progress(&format!("resolved '{}' to {commit}", self.git_ref));
-        write_atomically(&self.ref_file(), format!("{commit}\n").as_bytes())?;
-        Ok(commit)
-    }
-
-    fn cached_ref(&self) -> Option<String> {
-        let text = fs::read_to_string(self.ref_file()).ok()?;
-        let commit = text.trim();
-        is_full_hash(commit).then(|| commit.to_string())
-    }
-
-    /// Clones the mirror on first use (into a temporary name, renamed when
-    /// complete) or fetches into it. Called with the repository lock held.
-    fn update_mirror(&self) -> Result<()> {
-        require_tool("git", &["--version"])?;
-        let mirror = self.mirror();
-        if mirror.join("HEAD").is_file() {
-            self.progress(&format!("fetching {}", self.source.location));
-            return run_logged(
-                Command::new("git")
-                    .arg("-C")
-                    .arg(&mirror)
-                    .args(["fetch", "--quiet", "--prune", "--tags", "origin"]),
-                &self.context("fetching"),
-                None,
-            );
-        }
-        let repos = self.cache.join("repos");
-        create_dir_all(&repos)?;
-        let tmp = repos.join(format!("{}.git.tmp-{}", self.source.hash(), unique()));
-        remove_stale(&repos, &format!("{}.git.tmp-", self.source.hash()));
-        self.progress(&format!("cloning {}", self.source.location));
-        let cloned = run_logged(
-            Command::new("git")
-                .args(["clone", "--quiet", "--mirror", "--"])
-                .arg(&self.source.location)
-                .arg(&tmp),
-            &self.context("cloning"),
-            None,
-        );
-        if let Err(e) = cloned {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        fs::rename(&tmp, &mirror).map_err(|e| {
-            let _ = fs::remove_dir_all(&tmp);
-            Error::io(format!("moving the mirror into {}", mirror.display()), e)
-        })
-    }
-
-    fn rev_parse(&self, rev: &str) -> Result<Option<String>> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(self.mirror())
-            .args(["rev-parse", "--verify", "--quiet"])
-            .arg(format!("{rev}^{{commit}}"))
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|e| tool_error("git", e))?;
-        let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Ok((out.status.success() && is_full_hash(&commit)).then_some(commit))
-    }
-
-    /// Checks out and builds `commit` in `tmp/`, then renames the result to
-    /// `entry`. Called with the build lock held; on any failure nothing is
-    /// left in `builds/`.
-    fn build_entry(
-        &self,
-        commit: &str,
-        key: &str,
-        entry: &Path,
-        options: &BuildOptions,
-    ) -> Result<()> {
-        require_tool("git", &["--version"])?;
-        require_tool("make", &["--version"])?;
-        let cc = env_nonempty("CC").unwrap_or_else(|| "cc".to_string());
-        require_tool(&cc, &["--version"]).map_err(|e| {
-            if cc == "cc" {
-                Error::new(
-                    ErrorKind::Build,
-                    format!(
-                        "building valkey-server needs a C compiler, but `cc` was not found \
-                         on PATH; install one with `{INSTALL_HINT}`"
-                    ),
-                )
-            } else {
-                e
-            }
-        })?;
-
-        let tmp_root = self.cache.join("tmp");
-        create_dir_all(&tmp_root)?;
-        // Leftovers of interrupted builds of this key: nobody else builds it
-        // while this process holds the lock.
-        remove_stale(&tmp_root, &format!("{key}."));
-        let work = tmp_root.join(format!("{key}.{}", unique()));
-        create_dir_all(&work)?;
-        let result = self.build_in(commit, &work, entry, options);
-        if let Err(err) = &result {
-            // Keep the log of a failure for the user; drop the half-built tree.
-            let log = work.join("build.log");
-            if log.is_file() {
-                let logs = self.cache.join("logs");
-                if fs::create_dir_all(&logs).is_ok() {
-                    let kept = logs.join(format!("{key}.{}.log", unique()));
-                    if fs::rename(&log, &kept).is_ok() {
-                        let _ = fs::remove_dir_all(&work);
-                        return Err(Error::new(
-                            err.kind(),
-                            err.message()
-                                .replace(&log.display().to_string(), &kept.display().to_string()),
-                        ));
-                    }
-                }
-            }
-        }
-        let _ = fs::remove_dir_all(&work);
-        result
-    }
-
-    fn build_in(
-        &self,
-        commit: &str,
-        work: &Path,
-        entry: &Path,
-        options: &BuildOptions,
-    ) -> Result<()> {
-        let log = work.join("build.log");
-        let src = work.join("src");
-        let mirror = self.mirror();
-        {
-            // The mirror may lack a commit given by hash: fetch once, then clone.
-            let _lock = self.lock(
-                &format!("repo-{}", self.source.hash()),
-                &format!("fetching {}", self.source.location),
-            )?;
-            if !mirror.join("HEAD").is_file() || self.rev_parse(commit)?.is_none() {
-                self.update_mirror()?;
-                if self.rev_parse(commit)?.is_none() {
-                    return Err(Error::new(
-                        ErrorKind::Build,
-                        format!(
-                            "ref '{}' (commit {commit}) was not found in {}",
-                            self.git_ref, self.source.location
-                        ),
-                    ));
-                }
-            }
-            self.progress(&format!("checking out {commit} ('{}')", self.git_ref));
-            run_logged(
-                Command::new("git")
-                    .args(["clone", "--quiet", "--no-checkout", "--"])
-                    .arg(&mirror)
-                    .arg(&src),
-                &self.context("cloning the mirror of"),
-                Some(&log),
-            )?;
-        }
-        run_logged(
-            Command::new("git")
-                .arg("-C")
-                .arg(&src)
-                .args(["checkout", "--quiet", "--detach", commit]),
-            &self.context("checking out"),
-            Some(&log),
-        )?;
-
-        let jobs = options.resolved_jobs();
-        let mut make = Command::new("make");
-        make.current_dir(&src)
-            .arg(format!("-j{jobs}"))
-            .args(options.make_vars())
-            // A make above us (cargo's jobserver, a calling Makefile) must not
-            // change what is built: the cache key does not know about it.
-            .env_remove("MAKEFLAGS")
-            .env_remove("MFLAGS")
-            .env_remove("MAKELEVEL");
-        self.progress(&format!(
-            "building {commit} with `make -j{jobs} {}` (log: {})",
-            options.make_vars().join(" "),
-            log.display()
-        ));
-        let context = format!(
-            "building valkey-server from {} at ref '{}' (commit {commit})",
-            self.source.location, self.git_ref
-        );
-        run_logged(&mut make, &context, Some(&log)).map_err(|e| {
-            // The usual cause of a TLS build failure: headers not installed.
-            if diagnostics::log_tail(&log, TAIL_LINES * 4)
-                .unwrap_or_default()
-                .contains("openssl/")
-            {
-                e.context(format!(
-                    "OpenSSL headers look missing; install them with `{INSTALL_HINT}`"
-                ))
-            } else {
-                e
-            }
-        })?;
-
-        let staged = work.join("out");
-        self.stage(&src, &staged, commit, options)?;
-        if let Some(parent) = entry.parent() {
-            create_dir_all(parent)?;
-        }
-        fs::rename(&staged, entry)
-            .map_err(|e| Error::io(format!("moving the build into {}", entry.display()), e))?;
-        self.progress(&format!("built {}", entry.join("valkey-server").display()));
-        Ok(())
-    }
-
-    /// Copies what users need out of the built tree into `staged`.
-    fn stage(&self, src: &Path, staged: &Path, commit: &str, options: &BuildOptions) -> Result<()> {
-        let bin_dir = src.join("src");
-        create_dir_all(&staged.join("include"))?;
-        for required in ["valkey-server", "valkey-cli"] {
-            let from = bin_dir.join(required);
-            if !from.is_file() {
-                return Err(Error::new(
-                    ErrorKind::Build,
-                    format!(
-                        "make succeeded for ref '{}' but left no src/{required} in {}",
-                        self.git_ref,
-                        src.display()
-                    ),
-                ));
-            }
-            copy(&from, &staged.join(required))?;
-        }
-        let entries = fs::read_dir(&bin_dir)
-            .map_err(|e| Error::io(format!("listing {}", bin_dir.display()), e))?;
-        for item in entries.flatten() {
-            let name = item.file_name().to_string_lossy().into_owned();
-            // Shared libraries next to the binaries (valkey-tls.so with BUILD_TLS=module).
-            if name.ends_with(".so") || name == "valkey-benchmark" {
-                copy(&item.path(), &staged.join(&name))?;
-            }
-        }
-        for header in ["valkeymodule.h", "redismodule.h"] {
-            let from = bin_dir.join(header);
-            if from.is_file() {
-                copy(&from, &staged.join("include").join(header))?;
-            }
-        }
-        let version = Command::new(staged.join("valkey-server"))
-            .arg("--version")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default();
-        let info = format!(
-            "repo: {}\nref: {}\ncommit: {commit}\nmake: {}\nversion: {version}\nbuilt-at-unix: {}\nbuild-seconds: {:.1}\n",
-            self.source.location,
-            self.git_ref,
-            options.make_vars().join(" "),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-            self.started.elapsed().as_secs_f64(),
-        );
-        fs::write(staged.join("build-info.txt"), info)
-            .map_err(|e| Error::io("writing build-info.txt", e))
     }
 }
 
@@ -862,27 +560,6 @@ fn unique() -> String {
     format!("{}-{nanos}-{n}", std::process::id())
 }
 
-/// A ref as a file name: safe characters kept, the rest as %XX.
-fn encode_ref(git_ref: &str) -> String {
-    let mut out = String::new();
-    for b in git_ref.bytes() {
-        if b.is_ascii_alphanumeric() || b"._-".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    // "." and ".." are not usable as file names.
-    if out.chars().all(|c| c == '.') {
-        out = out.replace('.', "%2E");
-    }
-    out
-}
-
-fn is_full_hash(text: &str) -> bool {
-    (text.len() == 40 || text.len() == 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// FNV-1a: a hash that stays the same across Rust versions (unlike std's),
 /// so cache keys survive a toolchain upgrade.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -898,20 +575,9 @@ fn env_nonempty(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn env_flag(name: &str) -> bool {
-    env_nonempty(name).is_some_and(|v| !matches!(v.trim(), "0" | "false" | "no" | "off"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refs_become_safe_file_names() {
-        assert_eq!(encode_ref("8.1.1"), "8.1.1");
-        assert_eq!(encode_ref("origin/unstable"), "origin%2Funstable");
-        assert_eq!(encode_ref(".."), "%2E%2E");
-    }
 
     #[test]
     fn cache_key_tracks_what_changes_the_binary() {

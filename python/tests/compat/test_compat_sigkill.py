@@ -1,0 +1,59 @@
+"""A SIGKILLed pytest running a vtf.compat suite leaves no server behind, reused servers included."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import vtf
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # a zombie is dead; its reaper is init, not us
+
+
+def test_sigkilled_pytest_leaves_no_compat_server(tmp_path: Path) -> None:
+    pids_file = tmp_path / "pids"
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_hangs.py").write_text(textwrap.dedent(f"""
+        import os
+        import vtf
+        from vtf.compat.conftest import resource_port_tracker
+        from vtf.compat.valkey_test_case import ReplicationTestCase
+
+        class TestHangs(ReplicationTestCase):
+            def test_holds_servers(self):
+                # skip_teardown: only the end of the run stops these (here: the kill).
+                primary, _ = self.create_server(testdir=self.testdir, args={{}}, skip_teardown=True)
+                replicas = self.setup_replication(num_replicas=1, primary_server=primary, skip_teardown=True)
+                pids = [primary.pid(), replicas[0].pid()]
+                with open({str(pids_file)!r} + ".tmp", "w") as f:
+                    f.write(" ".join(map(str, pids)))
+                os.rename({str(pids_file)!r} + ".tmp", {str(pids_file)!r})
+                vtf.wait_until(lambda: False, timeout=120, description="being SIGKILLed")
+    """))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        vtf.wait_until(lambda: pids_file.exists() or child.poll() is not None, timeout=60,
+                       description="the child pytest writing its servers' pids")
+        assert child.poll() is None, "the child pytest ended before it was killed"
+        pids = [int(p) for p in pids_file.read_text().split()]
+        assert len(pids) == 2 and not any(_gone(p) for p in pids)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+        vtf.wait_until(lambda: all(_gone(p) for p in pids), timeout=30,
+                       description=f"servers {pids} exiting after their pytest was SIGKILLed")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
