@@ -55,9 +55,9 @@ inline void print_server_diagnostics(const ServerRef& server, const std::string&
     std::istringstream tail(server.log_tail(lines));
     std::string line;
     while (std::getline(tail, line)) os << "    | " << line << "\n";
-    const char* keep = std::getenv("VTF_KEEP_DATA");
-    if (!keep || std::string_view(keep) != "1")
-      os << "[ vtf      ]   (the directory is removed when the test ends; set VTF_KEEP_DATA=1 to keep it)\n";
+    // The library alone reads VTF_KEEP_DATA (one flag rule) and says so when it keeps a directory.
+    os << "[ vtf      ]   (the directory is removed when the test ends, unless kept: VTF_KEEP_DATA=1 or "
+          "Config::keep_data())\n";
   } catch (const std::exception& e) {
     os << "[ vtf      ]   (could not read the diagnostics of " << label << ": " << e.what() << ")\n";
   }

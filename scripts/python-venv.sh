@@ -11,6 +11,6 @@ VENV="${VTF_VENV:-target/venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check pytest pytest-xdist "valkey[libvalkey]" vermin
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check pytest pytest-xdist "valkey[libvalkey]" vermin mypy
 # --force-reinstall: the version number does not change between commits.
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall ./python

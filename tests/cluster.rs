@@ -414,3 +414,132 @@ fn a_redis_7_cluster_forms_without_valkey_only_options() {
     }
     assert_eq!(cmd(&mut client, &["GET", "r7"]).as_str(), Some("v"));
 }
+
+/// What every node of a freshly formed cluster must show: the documented
+/// roles and indices (node `s` is shard `s`'s primary with its even slot
+/// range, replica `j` of shard `s` is node `shards + s * replicas + j`),
+/// `cluster_state:ok`, and in CLUSTER NODES exactly the cluster's own nodes
+/// (no helper that owned slots while it formed).
+fn assert_formed_as_documented(cluster: &Cluster) {
+    let (shards, replicas) = (cluster.shards(), cluster.replicas_per_shard());
+    let count = shards * (1 + replicas);
+    assert_eq!(cluster.node_count(), count);
+    let ids: Vec<String> = (0..count).map(|i| cluster.node_id(i).unwrap()).collect();
+    for (index, node) in cluster.nodes().enumerate() {
+        let shape = format!("{shards}x{replicas}, node {index} ({})", node.address());
+        let text = cluster_info(node);
+        assert_eq!(field(&text, "cluster_state"), "ok", "{shape}");
+        assert_eq!(
+            field(&text, "cluster_known_nodes"),
+            count.to_string(),
+            "{shape}"
+        );
+        assert_eq!(field(&text, "cluster_size"), shards.to_string(), "{shape}");
+        let mut c = node.connect().unwrap();
+        let nodes = cmd(&mut c, &["CLUSTER", "NODES"]);
+        let lines: Vec<&str> = nodes.as_str().unwrap().lines().collect();
+        assert_eq!(lines.len(), count, "{shape}: CLUSTER NODES\n{nodes}");
+        for line in &lines {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let at = ids
+                .iter()
+                .position(|id| id == f[0])
+                .unwrap_or_else(|| panic!("{shape} knows a node not in the cluster: {line}"));
+            let port = cluster.node(at).unwrap().port();
+            assert!(f[1].starts_with(&format!("127.0.0.1:{port}@")), "{line}");
+            assert!(
+                !f[2].contains("fail") && !f[2].contains("handshake"),
+                "{shape}: {line}"
+            );
+            if at < shards {
+                let (first, last) = vtf::cluster::slot_range(at, shards);
+                let range = if first == last {
+                    first.to_string()
+                } else {
+                    format!("{first}-{last}")
+                };
+                assert!(f[2].contains("master"), "{shape}: {line}");
+                assert_eq!(f[8..].to_vec(), vec![range.as_str()], "{shape}: {line}");
+            } else {
+                let shard = cluster.shard_of(at).unwrap();
+                assert!(f[2].contains("slave"), "{shape}: {line}");
+                assert_eq!(f[3], ids[shard], "{shape}: {line}");
+            }
+        }
+        if index < shards {
+            assert_eq!(info(node, "replication", "role"), "master", "{shape}");
+            assert_eq!(
+                info(node, "replication", "connected_slaves"),
+                replicas.to_string(),
+                "{shape}"
+            );
+        } else {
+            let shard = cluster.shard_of(index).unwrap();
+            let primary = cluster.primary(shard).unwrap();
+            assert_eq!(info(node, "replication", "role"), "slave", "{shape}");
+            assert_eq!(
+                info(node, "replication", "master_port"),
+                primary.port().to_string(),
+                "{shape}"
+            );
+            assert_eq!(info(node, "replication", "master_link_status"), "up");
+        }
+    }
+    // Every shard serves: a key in each, through the routing client.
+    let mut client = cluster.connect().unwrap();
+    let mut probe = cluster.node(0).unwrap().connect().unwrap();
+    for shard in 0..shards {
+        let key = keys_in_shard(&mut probe, shard, shards, 1).remove(0);
+        cmd(&mut client, &["SET", &key, "v"]);
+        let mut direct = cluster.primary(shard).unwrap().connect().unwrap();
+        assert_eq!(cmd(&mut direct, &["GET", &key]).as_str(), Some("v"));
+    }
+}
+
+#[test]
+fn every_shape_forms_with_the_documented_roles_and_no_helper_left() {
+    for (shards, replicas) in [(1, 0), (2, 0), (3, 0), (3, 1), (2, 2), (4, 2)] {
+        let cluster = start(&Config::new(), shards, replicas);
+        assert_formed_as_documented(&cluster);
+    }
+}
+
+/// The helpers that own the slots while a cluster without replicas forms are
+/// forgotten by every node; CLUSTER FORGET bars a forgotten id from being
+/// re-learned only for `cluster-blacklist-ttl` (60 s by default). With the bar
+/// at 1 s, no node may learn of a helper again once the bar has lapsed: none is
+/// left that could mention one. Observed over 4 s, polling every node.
+#[test]
+fn no_node_learns_of_a_helper_again_after_the_forget_bar_lapses() {
+    let probe = Server::start(&Config::new()).unwrap();
+    let mut c = probe.connect().unwrap();
+    let ttl = cmd(&mut c, &["CONFIG", "GET", "cluster-blacklist-ttl"]);
+    if ttl.get("cluster-blacklist-ttl").is_none() {
+        eprintln!(
+            "SKIPPED: {} has no cluster-blacklist-ttl, so the bar cannot be shortened",
+            probe.describe()
+        );
+        return;
+    }
+    drop(c);
+    drop(probe);
+    for shards in [1, 3] {
+        let config = Config::new().arg("cluster-blacklist-ttl", "1");
+        let cluster = start(&config, shards, 0);
+        assert_formed_as_documented(&cluster);
+        let until = Instant::now() + Duration::from_secs(4);
+        let mut clients: Vec<Client> = cluster.nodes().map(|n| n.connect().unwrap()).collect();
+        while Instant::now() < until {
+            for (index, c) in clients.iter_mut().enumerate() {
+                let nodes = cmd(c, &["CLUSTER", "NODES"]);
+                assert_eq!(
+                    nodes.as_str().unwrap().lines().count(),
+                    shards,
+                    "{shards}x0: node {index} learned of another node:\n{nodes}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_formed_as_documented(&cluster);
+    }
+}

@@ -56,3 +56,16 @@ def test_keep_data_keeps_the_directory(tmp_path) -> None:
         import shutil
 
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_forked_child_leaves_the_parents_server_alone() -> None:
+    with vtf.Server() as server:
+        child = os.fork()
+        if child == 0:  # the child drops its copy of the handle and exits normally
+            try:
+                server.close()
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(child, 0)
+        assert os.WEXITSTATUS(status) == 0
+        assert server.is_running() and server.client().ping()

@@ -23,7 +23,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 LIBRARY_ENV = "VTF_LIBRARY"
 
@@ -161,7 +161,7 @@ _OPTIONAL: Dict[str, Tuple[Any, List[Any]]] = {
     "vtf_cluster_remove_shard": (status_t, [_P, c_size_t]),
 }
 
-_present = set()
+_present: Set[str] = set()
 
 
 def _declare(table: Dict[str, Tuple[Any, List[Any]]], required: bool) -> None:
@@ -253,9 +253,13 @@ def check_value(ok: bool) -> None:
         raise InvalidArgument(last_error())
 
 
-def call_out(function: Callable[..., int], *args: Any) -> c_void_p:
+def call_out(function: Callable[..., int], *args: Any) -> int:
     """Calls `function(*args, &out)` and returns out (a handle) after checking the status."""
     __tracebackhide__ = True
     out = c_void_p()
     check(function(*args, ctypes.byref(out)))
-    return out
+    if not out.value:
+        from .errors import Panic
+
+        raise Panic(f"{getattr(function, '__name__', 'a vtf function')} returned VTF_OK and no handle")
+    return out.value

@@ -6,6 +6,7 @@ adds an orderly stop at interpreter exit, so directories do not pile up either.
 """
 
 import atexit
+import os
 import threading
 import weakref
 from typing import Callable, Optional
@@ -19,10 +20,13 @@ class OwnedHandle:
 
     _ptr: Optional[int] = None
     _free: Optional[Callable[[int], None]] = None
+    _pid: int = 0
 
     def _own(self, ptr: int, free: Callable[[int], None]) -> None:
         self._ptr = ptr
         self._free = free
+        # A forked child inherits the handle but not the processes: it must not stop them.
+        self._pid = os.getpid()
         with _lock:
             _live.add(self)
 
@@ -37,7 +41,7 @@ class OwnedHandle:
             ptr, free = self._ptr, self._free
             self._ptr = None
             _live.discard(self)
-        if ptr is not None and free is not None:
+        if ptr is not None and free is not None and self._pid == os.getpid():
             self._before_free()
             free(ptr)
 

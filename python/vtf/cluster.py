@@ -28,7 +28,7 @@ class Cluster(OwnedHandle):
         self._nodes: Dict[int, Server] = {}
         self._clients: List[Any] = []
         with self.config._handle() as handle:
-            ptr = _ffi.call_out(lib.vtf_cluster_create, handle, self._shards, self._replicas).value
+            ptr = _ffi.call_out(lib.vtf_cluster_create, handle, self._shards, self._replicas)
         self._own(ptr, lib.vtf_cluster_free)
 
     @property
@@ -103,7 +103,9 @@ class Cluster(OwnedHandle):
 
         options = self.node(0).client_kwargs()
         options.update(kwargs)
-        client = ValkeyCluster(**options)
+        # Any: older valkey-py stubs call the class abstract (connection_pool), newer do not.
+        make: Any = ValkeyCluster
+        client: "valkey.cluster.ValkeyCluster" = make(**options)
         self._clients.append(client)
         return client
 

@@ -8,7 +8,7 @@ a newer libvtf reports and this file does not name gets a class made at import
 """
 
 import re
-from typing import Dict, List, Optional, Type
+from typing import Dict, List, Optional, Type, cast
 
 from . import _ffi
 
@@ -95,7 +95,7 @@ CLASSES: Dict[str, Type[VtfError]] = {}
 
 
 def _register() -> List[str]:
-    made = []
+    made: List[str] = []
     written = {c.__name__: c for c in VtfError.__subclasses__()}
     for cls in written.values():
         cls.status_name = _status_name(cls)
@@ -105,9 +105,11 @@ def _register() -> List[str]:
         name = _ffi.status_name(status)
         if name == "VTF_UNKNOWN_STATUS" or status > 255:
             break
-        cls = written.get(_class_name(name))
-        if cls is None:
-            cls = type(_class_name(name), (VtfError,), {"__doc__": f"libvtf status {name}."})
+        known = written.get(_class_name(name))
+        if known is not None:
+            cls = known
+        else:
+            cls = cast(Type[VtfError], type(_class_name(name), (VtfError,), {"__doc__": f"libvtf status {name}."}))
             cls.__module__ = __name__
             cls.status_name = name
             CLASSES[name] = cls

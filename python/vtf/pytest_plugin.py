@@ -23,7 +23,7 @@ server that the test's fixtures started.
 """
 
 import shlex
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, cast
 
 import pytest
 
@@ -127,10 +127,6 @@ class _Factory:
         out = merged(self.base, config)
         return merged(out, Config(**kwargs)) if kwargs else out
 
-    def _keep(self, handle: Any) -> Any:
-        self.made.append(handle)
-        return handle
-
     def close(self) -> None:
         # Later handles first: a replica made from a primary's port goes before it.
         while self.made:
@@ -141,7 +137,9 @@ class ServerFactory(_Factory):
     """`factory(config=None, **config_kwargs)` starts a vtf.Server; all are closed at teardown."""
 
     def __call__(self, config: Optional[Config] = None, **config_kwargs: Any) -> Server:
-        return self._keep(Server(self._config(config, config_kwargs)))
+        server = Server(self._config(config, config_kwargs))
+        self.made.append(server)
+        return server
 
 
 class ReplicationFactory(_Factory):
@@ -156,7 +154,9 @@ class ReplicationFactory(_Factory):
     ) -> Replication:
         primary = self._config(config, config_kwargs)
         replica = None if replica_config is None else self._config(replica_config, {})
-        return self._keep(Replication(primary, replicas, replica))
+        group = Replication(primary, replicas, replica)
+        self.made.append(group)
+        return group
 
 
 class ClusterFactory(_Factory):
@@ -165,7 +165,9 @@ class ClusterFactory(_Factory):
     def __call__(
         self, shards: int = 3, replicas: int = 0, config: Optional[Config] = None, **config_kwargs: Any
     ) -> Cluster:
-        return self._keep(Cluster(self._config(config, config_kwargs), shards, replicas))
+        cluster = Cluster(self._config(config, config_kwargs), shards, replicas)
+        self.made.append(cluster)
+        return cluster
 
 
 # ------------------------------------------------------------------ fixtures
@@ -184,7 +186,7 @@ def _servers_of(value: Any) -> List[Server]:
     return []
 
 
-def _make_fixtures(scope: str) -> Dict[str, Callable[..., Any]]:
+def _make_fixtures(scope: str) -> Dict[str, Any]:
     suffix = "" if scope == "function" else f"_{scope}"
 
     def config_fixture(pytestconfig: Any, request: Any) -> Config:
@@ -227,12 +229,12 @@ def _make_fixtures(scope: str) -> Dict[str, Callable[..., Any]]:
         "valkey_cluster": cluster,
         "valkey_cluster_factory": factory(ClusterFactory),
     }
-    out = {}
+    out: Dict[str, Any] = {}
     for name, body in bodies.items():
         full = name + suffix
         body.__name__ = full
         body.__doc__ = f"{name} at {scope} scope (see vtf.pytest_plugin)."
-        out[full] = pytest.fixture(scope=scope, name=full)(body)
+        out[full] = pytest.fixture(scope=cast(Any, scope), name=full)(body)
     return out
 
 
@@ -246,7 +248,7 @@ for _scope in SCOPES:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
-    outcome = yield
+    outcome: Any = yield
     report = outcome.get_result()
     if not report.failed:
         return

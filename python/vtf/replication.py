@@ -36,10 +36,10 @@ class Replication(OwnedHandle):
         self._nodes: Dict[int, Server] = {}
         with self.config._handle() as primary:
             if replica_config is None:
-                ptr = _ffi.call_out(lib.vtf_replication_create, primary, int(replicas)).value
+                ptr = _ffi.call_out(lib.vtf_replication_create, primary, int(replicas))
             else:
                 with replica_config._handle() as replica:
-                    ptr = _ffi.call_out(lib.vtf_replication_create_with, primary, replica, int(replicas)).value
+                    ptr = _ffi.call_out(lib.vtf_replication_create_with, primary, replica, int(replicas))
         self._own(ptr, lib.vtf_replication_free)
 
     @property

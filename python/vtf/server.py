@@ -8,7 +8,7 @@ they can be stopped and restarted, and go when the group is closed.
 
 import ctypes
 import weakref
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from . import _ffi
 from ._ffi import dec, enc, lib
@@ -35,7 +35,7 @@ class Server(OwnedHandle):
         self._clients: "weakref.WeakSet[Any]" = weakref.WeakSet()
         self.config = config if config is not None else Config()
         with self.config._handle() as handle:
-            ptr = _ffi.call_out(lib.vtf_server_start, handle).value
+            ptr = _ffi.call_out(lib.vtf_server_start, handle)
         self._own(ptr, lib.vtf_server_free)
 
     @classmethod
@@ -51,7 +51,7 @@ class Server(OwnedHandle):
         server._clients = weakref.WeakSet()
         server.config = config if config is not None else Config()
         with server.config._handle() as handle:
-            ptr = _ffi.call_out(attach, handle, enc(host), int(port)).value
+            ptr = _ffi.call_out(attach, handle, enc(host), int(port))
         server._own(ptr, lib.vtf_server_free)
         return server
 
@@ -172,9 +172,9 @@ class Server(OwnedHandle):
             return None
         return dec(lib.vtf_server_password(self._p))
 
-    def client_kwargs(self) -> dict:
+    def client_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments for valkey-py (or redis-py) clients of this server: host, port, TLS, password."""
-        kwargs: dict = {"host": self.host, "port": self.port}
+        kwargs: Dict[str, Any] = {"host": self.host, "port": self.port}
         password = self.password
         if password is not None:
             kwargs["password"] = password
@@ -251,7 +251,7 @@ class Server(OwnedHandle):
         _ffi.check(lib.vtf_server_check_clean(self._p))
 
 
-def nodes_of(owner: Any, pointers: List[int], config: Config, cache: dict) -> List[Server]:
+def nodes_of(owner: Any, pointers: List[int], config: Config, cache: Dict[int, Server]) -> List[Server]:
     """Server wrappers for a group's node pointers: one object per process (pointers are stable)."""
     out = []
     for ptr in pointers:

@@ -1,54 +1,149 @@
 //! Forming a cluster: slots assigned, nodes introduced, replicas attached,
-//! and (when every shard has a replica) the swap that spares the primaries
-//! their 2 s hold, then the wait for convergence.
+//! the takeovers that spare the primaries their 2 s hold, and the wait for
+//! convergence.
+//!
+//! A primary reports `cluster_state:ok` only 2 s after its start
+//! (`CLUSTER_WRITABLE_DELAY` in Valkey's `clusterUpdateState`, which holds
+//! back only a primary whose state is still `fail`); a replica has no such
+//! delay, and a replica that is already ok stays ok when it takes its shard
+//! over. So while the cluster forms, another node owns each shard's slots and
+//! the future primary follows it as a replica; once the future primary sees
+//! the cluster ok, it takes the shard over (CLUSTER FAILOVER TAKEOVER). The
+//! interim owner is the shard's first replica when it has one, else a helper
+//! node started for this alone, which then stops and is forgotten by every
+//! node. The roles, indices and CLUSTER NODES end as documented.
 
 use std::time::{Duration, Instant};
 
 use super::converge::Expect;
 use super::topology::NodeLine;
-use super::{expect_ok, reply_field, slot_range, text, Cluster};
+use super::{expect_ok, log_tails, reply_field, slot_range, text, Cluster};
 use crate::client::Client;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process;
 use crate::reply::Reply;
+use crate::server::Server;
+
+/// Who owns each shard's slots while the cluster forms.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Interim {
+    /// The primaries themselves (engines without ADDSLOTSRANGE and TAKEOVER
+    /// as used here): they wait out the 2 s hold.
+    Primaries,
+    /// The shard's first replica.
+    FirstReplicas,
+    /// Helper node `nodes + shard`.
+    Helpers,
+}
+
+fn interim(replicas_per_shard: usize, engine: &Engine) -> Interim {
+    if !engine.at_least(7, 0) {
+        Interim::Primaries
+    } else if replicas_per_shard > 0 {
+        Interim::FirstReplicas
+    } else {
+        Interim::Helpers
+    }
+}
+
+/// How many helper nodes forming this shape takes (started with the nodes).
+pub(super) fn helpers_needed(shards: usize, replicas_per_shard: usize, engine: &Engine) -> usize {
+    match interim(replicas_per_shard, engine) {
+        Interim::Helpers => shards,
+        _ => 0,
+    }
+}
 
 impl Cluster {
-    /// Assigns slots, introduces the nodes, attaches the replicas and waits.
-    pub(super) fn form(&self, engine: &Engine, timeout: Duration) -> Result<()> {
+    /// Forms the cluster from its started nodes (and `helpers`, which it
+    /// stops) and waits until it has converged.
+    pub(super) fn form(
+        &self,
+        engine: &Engine,
+        helpers: Vec<Server>,
+        timeout: Duration,
+    ) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut clients = self
-            .nodes
+        let interim = interim(self.replicas_per_shard, engine);
+        let (mut clients, ids) = self
+            .assign_and_take_over(engine, interim, &helpers, deadline)
+            .map_err(|e| match helpers.is_empty() {
+                true => e,
+                false => {
+                    let first = self.nodes.len();
+                    let logs = log_tails("helper node", (first..).zip(helpers.iter()));
+                    Error::new(e.kind(), format!("{e}\n{}", logs.join("\n")))
+                }
+            })?;
+        if interim == Interim::Helpers {
+            self.retire_helpers(helpers, &mut clients, &ids)?;
+        }
+        drop(clients);
+        let mut expect: Vec<Expect> = (0..self.shards)
+            .map(|shard| Expect::Primary {
+                index: shard,
+                id: ids[shard].clone(),
+            })
+            .collect();
+        expect.extend((self.shards..self.nodes.len()).map(|index| {
+            let primary = self.shard_of(index).unwrap_or(0);
+            Expect::ReplicaOf {
+                index,
+                id: ids[index].clone(),
+                primary_id: ids[primary].clone(),
+            }
+        }));
+        self.wait_converged(deadline.saturating_duration_since(Instant::now()), &expect)
+    }
+
+    /// Everything up to the final convergence: the nodes' and helpers'
+    /// clients (nodes first) and cluster ids.
+    fn assign_and_take_over(
+        &self,
+        engine: &Engine,
+        interim: Interim,
+        helpers: &[Server],
+        deadline: Instant,
+    ) -> Result<(Vec<Client>, Vec<String>)> {
+        let all: Vec<&Server> = self.nodes().chain(helpers).collect();
+        let count = self.nodes.len();
+        let mut clients = all
             .iter()
             .map(|n| n.connect())
             .collect::<Result<Vec<Client>>>()?;
-        let mut ids = Vec::with_capacity(self.nodes.len());
-        for (index, client) in clients.iter_mut().enumerate() {
+        let mut ids = Vec::with_capacity(all.len());
+        for (node, client) in all.iter().zip(clients.iter_mut()) {
             let reply = client.cmd(["CLUSTER", "MYID"])?;
-            ids.push(text(&reply, &self.nodes[index], "CLUSTER MYID")?);
+            ids.push(text(&reply, node, "CLUSTER MYID")?);
         }
-        // A primary reports cluster_state:ok only 2 s after its start
-        // (CLUSTER_WRITABLE_DELAY); a replica has no such delay, and a
-        // replica that is already ok stays ok when it takes over. So when
-        // every shard has a replica, its first replica owns the slots while
-        // the cluster forms, the future primary follows it, and then takes
-        // the shard over (CLUSTER FAILOVER TAKEOVER) once it sees the
-        // cluster ok: the roles end as documented, in a fraction of the time.
-        let swap = self.replicas_per_shard > 0 && engine.at_least(7, 0);
-        let owner = |shard: usize| {
-            if swap {
-                self.replica_index(shard, 0).unwrap_or(shard)
-            } else {
-                shard
-            }
+        let owner = |shard: usize| match interim {
+            Interim::Primaries => shard,
+            Interim::FirstReplicas => self.replica_index(shard, 0).unwrap_or(shard),
+            Interim::Helpers => count + shard,
         };
+        // Every node gets its own config epoch before it meets any other, the
+        // interim owners the lowest. Nodes left at epoch 0 are primaries with
+        // equal epochs, and resolving that collision bumps one of them to
+        // "current epoch + 1", which can land on an interim owner's epoch; the
+        // owner then bumps itself past a takeover that has just happened and
+        // takes its slots back (seen: the cluster never converged). With
+        // distinct epochs nothing collides, and each takeover's new epoch is
+        // above its interim owner's.
+        let owners: Vec<usize> = (0..self.shards).map(owner).collect();
+        let others = (0..all.len()).filter(|i| !owners.contains(i));
+        for (epoch, index) in owners.iter().copied().chain(others).enumerate() {
+            let epoch = (epoch + 1).to_string();
+            let reply = clients[index].cmd(["CLUSTER", "SET-CONFIG-EPOCH", epoch.as_str()])?;
+            expect_ok(
+                &reply,
+                all[index],
+                &format!("CLUSTER SET-CONFIG-EPOCH {epoch}"),
+            )?;
+        }
         for shard in 0..self.shards {
             let index = owner(shard);
-            let (node, client) = (&self.nodes[index], &mut clients[index]);
-            // Distinct epochs up front spare the nodes resolving collisions
-            // later (valkey-cli does the same). Only a speed-up: errors ignored.
-            let epoch = (shard + 1).to_string();
-            client.cmd(["CLUSTER", "SET-CONFIG-EPOCH", epoch.as_str()])?;
+            let (node, client) = (all[index], &mut clients[index]);
             let (first, last) = slot_range(shard, self.shards);
             let reply = if engine.at_least(7, 0) {
                 client.cmd([
@@ -71,51 +166,69 @@ impl Cluster {
         // Every node meets every later one: each learns the others from its
         // own handshake instead of waiting for gossip to pass them along.
         for (from, client) in clients.iter_mut().enumerate() {
-            for to in &self.nodes[from + 1..] {
+            for to in &all[from + 1..] {
                 let port = to.port().to_string();
                 let reply = client.cmd(["CLUSTER", "MEET", "127.0.0.1", port.as_str()])?;
-                expect_ok(
-                    &reply,
-                    &self.nodes[from],
-                    &format!("CLUSTER MEET 127.0.0.1 {port}"),
-                )?;
+                expect_ok(&reply, all[from], &format!("CLUSTER MEET 127.0.0.1 {port}"))?;
             }
         }
-        // A replica can follow its primary once gossip has told it about it.
-        let owners: Vec<usize> = (0..self.shards).map(owner).collect();
-        let mut pending: Vec<usize> = (0..self.nodes.len())
-            .filter(|i| !owners.contains(i))
-            .collect();
+        // Every other node follows its shard's interim owner, once gossip has
+        // told it about it.
+        let pending: Vec<usize> = (0..count).filter(|i| !owners.contains(i)).collect();
+        self.attach_replicas(&all, &mut clients, &ids, pending, owner, deadline)?;
+        match interim {
+            Interim::Primaries => {}
+            Interim::FirstReplicas => {
+                self.nudge_replication_offsets(&mut clients, &owners, deadline)?;
+                self.take_over_shards(&mut clients, &ids, deadline)?;
+                // The new primaries write once more, so that every replica
+                // (the former owners included) shows a fresh offset in gossip.
+                let primaries: Vec<usize> = (0..self.shards).collect();
+                self.nudge_replication_offsets(&mut clients, &primaries, deadline)?;
+            }
+            Interim::Helpers => self.take_over_shards(&mut clients, &ids, deadline)?,
+        }
+        Ok((clients, ids))
+    }
+
+    /// CLUSTER REPLICATE on each of `pending` (indices into `all`) until it
+    /// knows its shard's owner and accepts.
+    fn attach_replicas(
+        &self,
+        all: &[&Server],
+        clients: &mut [Client],
+        ids: &[String],
+        mut pending: Vec<usize>,
+        owner: impl Fn(usize) -> usize,
+        deadline: Instant,
+    ) -> Result<()> {
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let mut last_error = String::new();
-        process::poll_until(
-            deadline.saturating_duration_since(Instant::now()),
-            Duration::from_millis(10),
-            || {
-                let mut still = Vec::new();
-                for &index in &pending {
-                    let primary = owner(self.shard_of(index).unwrap_or(0));
-                    match clients[index].cmd(["CLUSTER", "REPLICATE", ids[primary].as_str()]) {
-                        Ok(Reply::Error(e)) => {
-                            last_error = format!(
-                                "node {index} ({}) answered CLUSTER REPLICATE {} (node {primary}, \
-                                 port {}) with: {e}",
-                                self.nodes[index].address(),
-                                ids[primary],
-                                self.nodes[primary].port()
-                            );
-                            still.push(index);
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            last_error = e.to_string();
-                            still.push(index);
-                        }
+        process::poll_until(timeout, Duration::from_millis(10), || {
+            let mut still = Vec::new();
+            for &index in &pending {
+                let primary = owner(self.shard_of(index).unwrap_or(0));
+                match clients[index].cmd(["CLUSTER", "REPLICATE", ids[primary].as_str()]) {
+                    Ok(Reply::Error(e)) => {
+                        last_error = format!(
+                            "node {index} ({}) answered CLUSTER REPLICATE {} (node {primary}, \
+                             port {}) with: {e}",
+                            all[index].address(),
+                            ids[primary],
+                            all[primary].port()
+                        );
+                        still.push(index);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        last_error = e.to_string();
+                        still.push(index);
                     }
                 }
-                pending = still;
-                pending.is_empty()
-            },
-        );
+            }
+            pending = still;
+            pending.is_empty()
+        });
         if !pending.is_empty() {
             return Err(Error::new(
                 ErrorKind::Timeout,
@@ -126,40 +239,16 @@ impl Cluster {
                 ),
             ));
         }
-        if self.replicas_per_shard > 0 && engine.at_least(7, 0) {
-            self.nudge_replication_offsets(&mut clients, &owners, deadline)?;
-        }
-        if swap {
-            self.take_over_shards(&mut clients, &ids, deadline)?;
-            // The new primaries write once more, so that every replica
-            // (the former owners included) shows a fresh offset in gossip.
-            let primaries: Vec<usize> = (0..self.shards).collect();
-            self.nudge_replication_offsets(&mut clients, &primaries, deadline)?;
-        }
-        drop(clients);
-        let mut expect: Vec<Expect> = (0..self.shards)
-            .map(|shard| Expect::Primary {
-                index: shard,
-                id: ids[shard].clone(),
-            })
-            .collect();
-        expect.extend((self.shards..self.nodes.len()).map(|index| {
-            let primary = self.shard_of(index).unwrap_or(0);
-            Expect::ReplicaOf {
-                index,
-                id: ids[index].clone(),
-                primary_id: ids[primary].clone(),
-            }
-        }));
-        self.wait_converged(deadline.saturating_duration_since(Instant::now()), &expect)
+        Ok(())
     }
 
-    /// The swap's second half: each future primary (node `shard`, now a
-    /// replica) waits until it sees the cluster ok and its sync is done, then
-    /// takes its shard over. One shard at a time, each after every node shows
-    /// the new owner: simultaneous takeovers picked the same epoch, and a node
-    /// acting on stale gossip could drop a new primary to `fail`, which costs
-    /// it the 2 s delay again (seen in about 1 of 20 clusters before this).
+    /// The takeover: each future primary (node `shard`, now a replica)
+    /// waits until it sees the cluster ok and its sync is done, then takes
+    /// its shard over. One shard at a time, each after every node (helpers
+    /// included: `clients` holds every node's) shows the new owner: side by
+    /// side, takeovers picked the same new epoch, and in resolving that the
+    /// nodes moved slots between shards and dropped primaries to `fail`
+    /// (which costs them the 2 s hold again); measured, 50 rounds here.
     fn take_over_shards(
         &self,
         clients: &mut [Client],
@@ -246,6 +335,56 @@ impl Cluster {
                 "{}: master_link_status is {link:?}",
                 self.nodes[shard].address()
             ));
+        }
+        Ok(())
+    }
+
+    /// Stops the helpers (now replicas of the real primaries) while every
+    /// node forgets them. A forgotten helper cannot come back: a node learns
+    /// of others only from a MEET or from the gossip of a node it knows, and
+    /// CLUSTER FORGET bars the id for 60 s, so gossip from a node that has
+    /// not forgotten it yet is ignored; once all have, none is left to
+    /// mention it. Their ports are released when they drop.
+    fn retire_helpers(
+        &self,
+        mut helpers: Vec<Server>,
+        clients: &mut Vec<Client>,
+        ids: &[String],
+    ) -> Result<()> {
+        let count = self.nodes.len();
+        clients.truncate(count);
+        std::thread::scope(|scope| {
+            for helper in helpers.iter_mut() {
+                scope.spawn(move || {
+                    if helper.stop().is_err() {
+                        helper.kill_now();
+                    }
+                });
+            }
+            self.forget(clients, &ids[count..])
+        })
+    }
+
+    /// CLUSTER FORGET of each of `ids` (the helpers') on every node.
+    fn forget(&self, clients: &mut [Client], ids: &[String]) -> Result<()> {
+        let count = self.nodes.len();
+        for (index, client) in clients.iter_mut().enumerate() {
+            for (helper, id) in ids.iter().enumerate() {
+                let reply = client.cmd(["CLUSTER", "FORGET", id.as_str()])?;
+                match reply.error() {
+                    // Never knew it (or forgot it already): what we want.
+                    Some(e) if e.contains("Unknown node") => {}
+                    Some(e) => {
+                        return Err(Error::invalid(format!(
+                            "CLUSTER FORGET {id} (helper node {}) on node {index} ({}) \
+                             failed: {e}",
+                            count + helper,
+                            self.nodes[index].describe()
+                        )))
+                    }
+                    None => {}
+                }
+            }
         }
         Ok(())
     }

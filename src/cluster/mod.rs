@@ -1,7 +1,8 @@
 //! A Valkey cluster of real servers: `shards` primaries with
-//! `replicas_per_shard` replicas each, formed with CLUSTER ADDSLOTSRANGE, MEET
-//! and REPLICATE (no `valkey-cli --cluster create` and its fixed sleeps), and
-//! ready only once every node agrees on the topology.
+//! `replicas_per_shard` replicas each, formed with CLUSTER ADDSLOTSRANGE, MEET,
+//! REPLICATE and FAILOVER TAKEOVER (no `valkey-cli --cluster create` and its
+//! fixed sleeps, no 2 s hold of a new primary), and ready only once every node
+//! agrees on the topology.
 //!
 //! Node order: primaries first (shard order), then the replicas in shard
 //! order: replica `j` of shard `s` is node `shards + s * replicas + j`. A node
@@ -104,7 +105,19 @@ impl Cluster {
         let engine = Engine::detect(&config.resolve_binary()?)?;
         let node_config = node_config(config, &engine);
         let started = Instant::now();
-        let nodes = group::start_nodes(&node_config, count, "cluster node")?;
+        let helpers = form::helpers_needed(shards, replicas_per_shard, &engine);
+        // Shards without replicas form with helper nodes (see form.rs),
+        // started with the others.
+        let mut nodes =
+            group::start_nodes(&node_config, count + helpers, "cluster node").map_err(|e| {
+                match helpers {
+                    0 => e,
+                    _ => e.context(format!(
+                    "nodes {count} and up are helpers that own the slots while the cluster forms"
+                )),
+                }
+            })?;
+        let helpers = nodes.split_off(count);
         let layout = (0..shards)
             .map(|s| {
                 let replicas = (0..replicas_per_shard).map(|j| shards + s * replicas_per_shard + j);
@@ -120,21 +133,10 @@ impl Cluster {
         };
         let timeout = ready_timeout(config);
         cluster
-            .form(&engine, timeout.saturating_sub(started.elapsed()))
+            .form(&engine, helpers, timeout.saturating_sub(started.elapsed()))
             .map_err(|e| {
                 // The directories go with the cluster: quote the logs now.
-                let logs: Vec<String> = cluster
-                    .nodes()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        format!(
-                            "node {i} ({}), last lines of {}:\n{}",
-                            n.address(),
-                            n.log_path().display(),
-                            n.log_tail(LOG_LINES_ON_FAILURE).unwrap_or_default()
-                        )
-                    })
-                    .collect();
+                let logs = log_tails("node", cluster.nodes().enumerate());
                 let e = e.context(format!(
                     "forming a cluster of {shards} shards x {replicas_per_shard} replicas \
                      ({count} nodes)"
@@ -368,6 +370,21 @@ fn node_config(config: &Config, engine: &Engine) -> Config {
         default("cluster-ping-interval", PING_INTERVAL_MS.to_string());
     }
     node
+}
+
+/// The last log lines of each node, for a failure message (the directories
+/// go with the nodes).
+fn log_tails<'a>(what: &str, nodes: impl Iterator<Item = (usize, &'a Server)>) -> Vec<String> {
+    nodes
+        .map(|(i, n)| {
+            format!(
+                "{what} {i} ({}), last lines of {}:\n{}",
+                n.address(),
+                n.log_path().display(),
+                n.log_tail(LOG_LINES_ON_FAILURE).unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// How long [`Cluster::start`] waits for a cluster from `config` to form:
