@@ -158,6 +158,9 @@ static void attach_to_a_cluster(void) {
   }
   vtf_client_free(client);
   CHECK_STATUS(vtf_cluster_attach(config, "127.0.0.1", 0, &attached), VTF_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(vtf_cluster_attach(NULL, "127.0.0.1", seed, &attached), VTF_ERR_NULL_ARGUMENT);
+  CHECK_STATUS(vtf_cluster_attach(config, NULL, seed, &attached), VTF_ERR_NULL_ARGUMENT);
+  CHECK_STATUS(vtf_cluster_attach(config, "127.0.0.1", seed, NULL), VTF_ERR_NULL_ARGUMENT);
   vtf_cluster_free(real);
   vtf_config_free(config);
 }
