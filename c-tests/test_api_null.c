@@ -35,6 +35,7 @@ int main(void) {
   NULL_ARG(vtf_config_set_tls_files(NULL, "/ca.crt", NULL, NULL));
   NULL_ARG(vtf_config_set_tls_files(config, NULL, NULL, NULL));
   NULL_ARG(vtf_config_set_flush_on_attach(NULL, true));
+  NULL_ARG(vtf_config_set_command_timeout_ms(NULL, 1000));
 
   /* Server: start. The config above is still usable (failed calls change nothing). */
   vtf_server *server = server_sentinel;
