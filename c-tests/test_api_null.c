@@ -30,6 +30,7 @@ int main(void) {
   NULL_ARG(vtf_config_set_config_file(config, NULL));
   NULL_ARG(vtf_config_set_tls(NULL, VTF_TLS_OFF));
   NULL_ARG(vtf_config_set_startup_timeout_ms(NULL, 1000));
+  NULL_ARG(vtf_config_set_command_timeout_ms(NULL, 1000));
 
   /* Server: start. The config above is still usable (failed calls change nothing). */
   vtf_server *server = server_sentinel;

@@ -513,12 +513,23 @@ enum vtf_status vtf_config_set_config_file(struct vtf_config *config, const char
 enum vtf_status vtf_config_set_tls(struct vtf_config *config, vtf_tls_mode mode);
 
 /**
- * How long a start may wait for PING (default 20 s; x10 under VTF_SERVER_WRAPPER).
+ * How long a start may wait for PING (default 20 s; x10 under a wrapper).
  *
  * # Safety
  * `config` must be NULL or a live config.
  */
 enum vtf_status vtf_config_set_startup_timeout_ms(struct vtf_config *config, uint32_t ms);
+
+/**
+ * How long each command of clients of servers from this config may wait
+ * for its reply; 0 = forever. Default: env VTF_COMMAND_TIMEOUT_MS, else 60 s;
+ * grown x10 under a wrapper. A command without a reply in time fails with
+ * VTF_ERR_TIMEOUT naming the command, the server and what its process is doing.
+ *
+ * # Safety
+ * `config` must be NULL or a live config.
+ */
+enum vtf_status vtf_config_set_command_timeout_ms(struct vtf_config *config, uint32_t ms);
 
 /**
  * The Valkey version (git ref) to run, built from source and cached (from env

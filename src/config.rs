@@ -12,6 +12,9 @@ pub use crate::tls::TlsMode;
 
 /// Default wait for a server to answer PING after it was spawned.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default wait for the reply to each command of vtf's clients (grown under a
+/// wrapper); a test that blocks on purpose sets `None` (forever).
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much slower a server runs under a wrapper (valgrind: about tenfold).
 pub const WRAPPER_SLOWDOWN: u32 = 10;
 
@@ -40,6 +43,8 @@ pub struct Config {
     pub(crate) tls: Option<TlsMode>,
     pub(crate) startup_timeout: Option<Duration>,
     pub(crate) keep_data: bool,
+    /// `None`: env `VTF_COMMAND_TIMEOUT_MS`, else the default; `Some(None)`: forever.
+    pub(crate) command_timeout: Option<Option<Duration>>,
     pub(crate) wrapper: Option<Vec<String>>,
 }
 
@@ -109,6 +114,26 @@ impl Config {
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup_timeout = Some(timeout);
         self
+    }
+
+    /// How long each command of a client of these servers may wait for its
+    /// reply (`None`: forever), instead of env `VTF_COMMAND_TIMEOUT_MS` or
+    /// [`DEFAULT_COMMAND_TIMEOUT`]. Grown under a wrapper, like every wait.
+    pub fn command_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.command_timeout = Some(timeout);
+        self
+    }
+
+    /// The command timeout clients of these servers get: the config's, else
+    /// env `VTF_COMMAND_TIMEOUT_MS`'s, else [`DEFAULT_COMMAND_TIMEOUT`],
+    /// grown by [`Config::scaled`]; `None` is forever.
+    pub fn effective_command_timeout(&self) -> Option<Duration> {
+        let chosen = match self.command_timeout {
+            Some(timeout) => timeout,
+            None => vars::or_warn(vars::command_timeout(), None)
+                .unwrap_or(Some(DEFAULT_COMMAND_TIMEOUT)),
+        };
+        chosen.map(|t| self.scaled(t))
     }
 
     /// Keep the server's directory when it is dropped (also env `VTF_KEEP_DATA=1`).

@@ -388,12 +388,21 @@ fn wait_replica(
     Err(Error::new(
         ErrorKind::Timeout,
         format!(
-            "replica {index} ({}) did not catch up with the primary {HOST}:{} within {:.1} s: \
-             primary master_repl_offset {} at the call (replid now {}), replica slave_repl_offset {} \
-             (replid {}, master_port {}, master_link_status {}){}; {}",
+            "replica {index} ({}, which is {}) did not catch up with the primary {HOST}:{} \
+             (which is {}) within {:.1} s: {}; primary master_repl_offset {} at the call (replid \
+             now {}), replica slave_repl_offset {} (replid {}, master_port {}, \
+             master_link_status {}){}; {}",
             replica.describe(),
+            replica.activity(),
             target.port,
+            primary.activity(),
             started.elapsed().as_secs_f64(),
+            match view.offset {
+                Some(offset) if offset < target.offset =>
+                    format!("lagging by {} bytes", target.offset - offset),
+                Some(_) => "not following the primary's history".to_string(),
+                None => "its replication offset unknown".to_string(),
+            },
             target.offset,
             show(&primary_replid),
             view.offset.map_or("(none)".into(), |o| o.to_string()),

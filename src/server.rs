@@ -18,13 +18,15 @@ pub use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 pub use crate::ports::HOST;
 use crate::ports::{self, PortReservation};
-use crate::process::{self, describe_exit, ProcessState};
+use crate::process::{self, describe_exit, Activity, ProcessState};
 pub use crate::reply::info_value;
 use crate::tls::{self, TlsFiles, TlsMode};
 use crate::workdir::{self, absolute, LOG_FILE, TLS_DIR};
 
 /// How long a server may take to exit after SHUTDOWN (grown under a wrapper).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a server may take to exit after SIGTERM before it gets SIGKILL.
+pub const SIGTERM_GRACE: Duration = Duration::from_secs(3);
 /// Bind races with programs that do not use our port locks are retried this often.
 const PORT_ATTEMPTS: usize = 5;
 
@@ -206,9 +208,10 @@ impl Server {
         Err(StartError::Fatal(Error::new(
             ErrorKind::Timeout,
             format!(
-                "{} did not answer PING within {:.1} s (last attempt: {}); command: {command}; {}",
+                "{} did not answer PING within {:.1} s (it is {}; last attempt: {}); command: {command}; {}",
                 self.state.describe(),
                 started.elapsed().as_secs_f64(),
+                self.state.activity(),
                 if last_probe_error.is_empty() {
                     "none"
                 } else {
@@ -362,6 +365,12 @@ impl Server {
         self.state.exit_status()
     }
 
+    /// What the process is doing, as the kernel reports it (running,
+    /// sleeping, stopped, gone with its exit status).
+    pub fn activity(&self) -> Activity {
+        self.state.activity()
+    }
+
     /// "server 127.0.0.1:PORT (pid N, dir D)", for messages.
     pub fn describe(&self) -> String {
         self.state.describe()
@@ -376,6 +385,7 @@ impl Server {
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::new(HOST, self.port())
             .tls(self.tls_mode)
+            .command_timeout(self.config.effective_command_timeout())
             .watching(self.state.clone())
     }
 
@@ -391,12 +401,36 @@ impl Server {
     }
 
     /// Stops the server, saving the dataset first when `save` is true.
+    ///
+    /// Always ends, whatever the process does: SHUTDOWN (its connect and
+    /// reply bounded), then the grace to exit (10 s, grown under a wrapper),
+    /// then SIGTERM and [`SIGTERM_GRACE`], then SIGKILL by pid, and the
+    /// process is reaped. A stopped process (SIGSTOP) can neither answer nor
+    /// handle SIGTERM, so it gets SIGKILL at once. An error says the dataset
+    /// could not be saved or the process would not die.
     pub fn shutdown(&mut self, save: bool) -> Result<()> {
         if !self.state.poll() {
             return Ok(());
         }
         let grace = self.config.scaled(SHUTDOWN_GRACE);
+        let started = Instant::now();
         let command = if save { "SAVE" } else { "NOSAVE" };
+        if self.state.activity() == Activity::Stopped {
+            let described = self.describe();
+            eprintln!("vtf: {described} is stopped (SIGSTOP?), so it cannot shut down: SIGKILL");
+            self.kill_now();
+            if save {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "SHUTDOWN SAVE was impossible: {described} was stopped, so it was \
+                         killed without saving; {}",
+                        log_excerpt(&self.state)
+                    ),
+                ));
+            }
+            return self.reaped();
+        }
         // NOW: a primary does not wait (up to shutdown-timeout, ~1 s in practice)
         // for its replicas to acknowledge the last writes; tests that need the
         // replicas caught up say so with wait_sync. Valkey and Redis >= 7 know it.
@@ -404,8 +438,10 @@ impl Server {
         if self.engine.has_shutdown_now() {
             shutdown.push("NOW");
         }
-        // Unwatched: the connection closing is the expected reply.
-        if let Ok(mut client) = Client::connect(&self.endpoint().unwatched()) {
+        // Unwatched: the connection closing is the expected reply, which
+        // comes when the process exits, so the reply may take the grace.
+        let endpoint = self.endpoint().unwatched().command_timeout(Some(grace));
+        if let Ok(mut client) = Client::connect(&endpoint) {
             // An error reply means it refused.
             if let Ok(reply) = client.cmd(&shutdown) {
                 if let Some(err) = reply.error() {
@@ -416,16 +452,35 @@ impl Server {
                 }
             }
         }
-        if self.state.wait_exit(grace) {
+        if self
+            .state
+            .wait_exit(grace.saturating_sub(started.elapsed()))
+        {
             return Ok(());
         }
+        eprintln!(
+            "vtf: {} did not exit within {:.1} s of SHUTDOWN {command} (it is {}): SIGTERM",
+            self.describe(),
+            grace.as_secs_f64(),
+            self.activity()
+        );
         if let Some(pid) = self.pid() {
             let _ = process::signal(pid, libc::SIGTERM);
         }
-        if self.state.wait_exit(Duration::from_secs(5)) {
+        if self.state.wait_exit(SIGTERM_GRACE) {
             return Ok(());
         }
+        eprintln!(
+            "vtf: {} did not exit within {:.1} s of SIGTERM: SIGKILL",
+            self.describe(),
+            SIGTERM_GRACE.as_secs_f64()
+        );
         self.kill_now();
+        self.reaped()
+    }
+
+    /// After a SIGKILL: Ok once the process is gone.
+    fn reaped(&self) -> Result<()> {
         if self.state.poll() {
             return Err(Error::new(
                 ErrorKind::Timeout,
@@ -499,9 +554,10 @@ impl Server {
             false => Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
-                    "{} did not log {needle:?} within {:.1} s; {}",
+                    "{} did not log {needle:?} within {:.1} s (it is {}); {}",
                     self.describe(),
                     timeout.as_secs_f64(),
+                    self.activity(),
                     log_excerpt(&self.state)
                 ),
             )),

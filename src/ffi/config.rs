@@ -157,7 +157,7 @@ pub unsafe extern "C" fn vtf_config_set_tls(config: *mut Config, mode: RawTlsMod
     })
 }
 
-/// How long a start may wait for PING (default 20 s; x10 under VTF_SERVER_WRAPPER).
+/// How long a start may wait for PING (default 20 s; x10 under a wrapper).
 ///
 /// # Safety
 /// `config` must be NULL or a live config.
@@ -176,6 +176,25 @@ pub unsafe extern "C" fn vtf_config_set_startup_timeout_ms(
                 c.startup_timeout(Duration::from_millis(ms.into()))
             })
         }
+    })
+}
+
+/// How long each command of clients of servers from this config may wait
+/// for its reply; 0 = forever. Default: env VTF_COMMAND_TIMEOUT_MS, else 60 s;
+/// grown x10 under a wrapper. A command without a reply in time fails with
+/// VTF_ERR_TIMEOUT naming the command, the server and what its process is doing.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_command_timeout_ms(
+    config: *mut Config,
+    ms: u32,
+) -> vtf_status {
+    export!({
+        let timeout = (ms > 0).then(|| Duration::from_millis(ms.into()));
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.command_timeout(timeout)) }
     })
 }
 
