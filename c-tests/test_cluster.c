@@ -1,4 +1,4 @@
-/* Clusters through the C API (written from the contract in c-api.md):
+/* Clusters through the C API (written from the contract in docs/c-api.md):
  * create a 2x1 cluster, node accessors, routing client, bad arguments,
  * failover, restart of a node with its data, free. */
 #ifndef _POSIX_C_SOURCE

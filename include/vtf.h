@@ -1,6 +1,26 @@
 /*
  * ValkeyTestFramework (vtf): integration tests against real valkey-server
- * processes. The C API; see docs and c-api.md for the conventions.
+ * processes. The C API; docs/c-api.md has the conventions and the contract.
+ *
+ * Conventions:
+ * - Every fallible function returns vtf_status (VTF_OK is 0); out-parameters
+ *   come last and are written only on success.
+ * - vtf_last_error() is the calling thread's last failure message, starting
+ *   with the function's name; never NULL, "" after a successful call that
+ *   returns a status or a handle. The frees, the queries of a handle's
+ *   properties (numbers, flags, borrowed strings), vtf_status_name and
+ *   vtf_version leave it as it is, so a report may use them.
+ * - Functions returning a value give NULL / 0 / -1 (a pid) / false /
+ *   VTF_REPLY_NIL on failure, with the last error set.
+ * - Whatever comes back through **out is freed with its vtf_<noun>_free,
+ *   which accepts NULL. Nodes from a replication group or cluster are
+ *   borrowed: valid until the group is freed, never freed themselves.
+ * - const char * results are borrowed from the handle they came from.
+ * - NULL where a pointer is required gives VTF_ERR_NULL_ARGUMENT; an enum
+ *   value the enum does not declare gives VTF_ERR_INVALID_ARGUMENT; no panic
+ *   crosses the boundary (VTF_ERR_PANIC).
+ * - A server error reply (-ERR ...) is a reply of type VTF_REPLY_ERROR with
+ *   status VTF_OK.
  */
 
 #ifndef VTF_H
@@ -21,49 +41,54 @@
 typedef enum vtf_status {
   VTF_OK = 0,
   /**
-   * a required pointer was NULL
+   * A required pointer was NULL (C API only).
    */
   VTF_ERR_NULL_ARGUMENT,
   /**
-   * a value out of range, not UTF-8, unknown option ...
+   * A value out of range, not UTF-8, an unknown option ...
    */
   VTF_ERR_INVALID_ARGUMENT,
   /**
-   * no server binary at the path / in the env / on PATH / in the cache
+   * No server binary at the path / in the env / on PATH / in the cache.
    */
   VTF_ERR_BINARY_NOT_FOUND,
   /**
-   * the process could not be started
+   * The process could not be started.
    */
   VTF_ERR_SPAWN,
   /**
-   * the server process exited (crash, bad config, module load failure)
+   * The server process exited (crash, bad config, module load failure).
    */
   VTF_ERR_SERVER_EXITED,
   /**
-   * a wait ran out of time
+   * A wait ran out of time.
    */
   VTF_ERR_TIMEOUT,
   /**
-   * connect / read / write to a server failed
+   * Connect / read / write to a server failed.
    */
   VTF_ERR_CONNECTION,
   /**
-   * certificates, TLS handshake, or a binary built without TLS
+   * Certificates, TLS handshake, or a binary built without TLS.
    */
   VTF_ERR_TLS,
   /**
-   * fetching or building the server from source failed
+   * Fetching or building the server from source failed.
    */
   VTF_ERR_BUILD,
   /**
-   * a local file-system operation failed
+   * A local file-system operation failed.
    */
   VTF_ERR_IO,
   /**
-   * a bug inside the library; the message says where
+   * A bug inside the library; the message says where.
    */
   VTF_ERR_PANIC,
+  /**
+   * The operation needs something this handle lacks (e.g. the
+   * process of an external server).
+   */
+  VTF_ERR_UNSUPPORTED,
 } vtf_status;
 
 /**
@@ -184,7 +209,9 @@ extern "C" {
 
 /**
  * The message of the most recent failure on the calling thread; never NULL,
- * "" after success.
+ * "" after a successful call that returns a status or a handle (the frees
+ * and the queries of a handle's properties leave it, so a report may use
+ * them). Valid until the thread's next failure.
  */
 const char *vtf_last_error(void);
 

@@ -3,31 +3,21 @@
 
 use std::ffi::c_char;
 use std::path::Path;
-use std::ptr;
 
-use super::{
-    c_string, check_out, guard, guard_value, handle, handle_mut, opt_str_arg, str_arg, vtf_status,
-    write_out,
-};
+use super::{c_string, check_out, handle, handle_mut, opt_str_arg, str_arg, vtf_status, write_out};
 use crate::build::{self, BuildOptions, Sanitizer};
 use crate::error::{Error, Result};
 
-/// A sanitizer to build the server with.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(non_camel_case_types)]
-pub enum vtf_sanitizer {
-    VTF_SANITIZER_NONE = 0,
-    /// `make SANITIZER=address`
-    VTF_SANITIZER_ADDRESS,
-    /// `make SANITIZER=undefined`
-    VTF_SANITIZER_UNDEFINED,
+c_enum! {
+    /// A sanitizer to build the server with.
+    pub enum vtf_sanitizer as RawSanitizer, rust Option<Sanitizer> {
+        VTF_SANITIZER_NONE = 0 => (None),
+        /// `make SANITIZER=address`
+        VTF_SANITIZER_ADDRESS => (Some(Sanitizer::Address)),
+        /// `make SANITIZER=undefined`
+        VTF_SANITIZER_UNDEFINED => (Some(Sanitizer::Undefined)),
+    }
 }
-
-/// A `vtf_sanitizer` as C passes it: any int, checked before use (a Rust enum
-/// parameter holding an undeclared value would be undefined behaviour).
-/// `vtf_sanitizer` in vtf.h.
-pub type RawSanitizer = std::ffi::c_int;
 
 /// Builds `git_ref` (tag, branch or commit) of `repo` (NULL: env
 /// `VTF_VALKEY_REPO`, else the Valkey project's repository; a local path or
@@ -43,7 +33,7 @@ pub unsafe extern "C" fn vtf_build_server(
     git_ref: *const c_char,
     binary_path_out: *mut *mut c_char,
 ) -> vtf_status {
-    guard("vtf_build_server", || {
+    export!({
         // SAFETY: caller's contract (all three pointers).
         unsafe { build_to(repo, git_ref, &BuildOptions::new(), binary_path_out) }
     })
@@ -60,7 +50,7 @@ pub unsafe extern "C" fn vtf_build_server_with(
     options: *const BuildOptions,
     binary_path_out: *mut *mut c_char,
 ) -> vtf_status {
-    guard("vtf_build_server_with", || {
+    export!({
         let defaults = BuildOptions::new();
         let options = if options.is_null() {
             &defaults
@@ -104,7 +94,7 @@ pub unsafe extern "C" fn vtf_build_module_include_dir(
     binary_path: *const c_char,
     dir_out: *mut *mut c_char,
 ) -> vtf_status {
-    guard("vtf_build_module_include_dir", || {
+    export!({
         // SAFETY: caller's contract: NULL or NUL-terminated.
         let binary = unsafe { str_arg(binary_path, "binary_path") }?;
         check_out(dir_out, "dir_out")?;
@@ -120,9 +110,7 @@ pub unsafe extern "C" fn vtf_build_module_include_dir(
 /// from the environment. Free with `vtf_build_options_free`.
 #[no_mangle]
 pub extern "C" fn vtf_build_options_new() -> *mut BuildOptions {
-    guard_value("vtf_build_options_new", ptr::null_mut(), || {
-        Ok(Box::into_raw(Box::new(BuildOptions::new())))
-    })
+    export!({ Ok(Box::into_raw(Box::new(BuildOptions::new()))) })
 }
 
 /// Frees build options; NULL is allowed.
@@ -131,7 +119,7 @@ pub extern "C" fn vtf_build_options_new() -> *mut BuildOptions {
 /// `options` must be NULL or a live `vtf_build_options`, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_build_options_free(options: *mut BuildOptions) {
-    guard_value("vtf_build_options_free", (), || {
+    export!({
         if !options.is_null() {
             // SAFETY: created by Box::into_raw in vtf_build_options_new (caller's contract).
             drop(unsafe { Box::from_raw(options) });
@@ -163,7 +151,7 @@ pub unsafe extern "C" fn vtf_build_options_set_tls(
     options: *mut BuildOptions,
     tls: bool,
 ) -> vtf_status {
-    guard("vtf_build_options_set_tls", || {
+    export!({
         // SAFETY: caller's contract.
         unsafe { update(options, |o| o.tls(tls)) }
     })
@@ -178,18 +166,8 @@ pub unsafe extern "C" fn vtf_build_options_set_sanitizer(
     options: *mut BuildOptions,
     sanitizer: RawSanitizer,
 ) -> vtf_status {
-    guard("vtf_build_options_set_sanitizer", || {
-        use vtf_sanitizer::*;
-        let sanitizer = match sanitizer {
-            x if x == VTF_SANITIZER_NONE as RawSanitizer => None,
-            x if x == VTF_SANITIZER_ADDRESS as RawSanitizer => Some(Sanitizer::Address),
-            x if x == VTF_SANITIZER_UNDEFINED as RawSanitizer => Some(Sanitizer::Undefined),
-            _ => {
-                return Err(Error::invalid(format!(
-                    "sanitizer {sanitizer} is not a vtf_sanitizer"
-                )))
-            }
-        };
+    export!({
+        let sanitizer = vtf_sanitizer::try_from(sanitizer)?.to_rust()?;
         // SAFETY: caller's contract.
         unsafe { update(options, |o| o.sanitizer(sanitizer)) }
     })
@@ -204,7 +182,7 @@ pub unsafe extern "C" fn vtf_build_options_add_make_arg(
     options: *mut BuildOptions,
     arg: *const c_char,
 ) -> vtf_status {
-    guard("vtf_build_options_add_make_arg", || {
+    export!({
         // SAFETY: caller's contract: NULL or NUL-terminated.
         let arg = unsafe { str_arg(arg, "arg") }?;
         // SAFETY: caller's contract.
@@ -221,7 +199,7 @@ pub unsafe extern "C" fn vtf_build_options_set_jobs(
     options: *mut BuildOptions,
     jobs: u32,
 ) -> vtf_status {
-    guard("vtf_build_options_set_jobs", || {
+    export!({
         let jobs = usize::try_from(jobs).map_err(|_| Error::invalid("jobs out of range"))?;
         // SAFETY: caller's contract.
         unsafe { update(options, |o| o.jobs(jobs)) }
@@ -237,7 +215,7 @@ pub unsafe extern "C" fn vtf_build_options_set_cache_dir(
     options: *mut BuildOptions,
     dir: *const c_char,
 ) -> vtf_status {
-    guard("vtf_build_options_set_cache_dir", || {
+    export!({
         // SAFETY: caller's contract: NULL or NUL-terminated.
         let dir = unsafe { str_arg(dir, "dir") }?;
         // SAFETY: caller's contract.
@@ -254,7 +232,7 @@ pub unsafe extern "C" fn vtf_build_options_set_refresh(
     options: *mut BuildOptions,
     refresh: bool,
 ) -> vtf_status {
-    guard("vtf_build_options_set_refresh", || {
+    export!({
         // SAFETY: caller's contract.
         unsafe { update(options, |o| o.refresh(refresh)) }
     })
@@ -269,7 +247,7 @@ pub unsafe extern "C" fn vtf_build_options_set_quiet(
     options: *mut BuildOptions,
     quiet: bool,
 ) -> vtf_status {
-    guard("vtf_build_options_set_quiet", || {
+    export!({
         // SAFETY: caller's contract.
         unsafe { update(options, |o| o.quiet(quiet)) }
     })

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use super::node::ServerHandle;
 use super::reply::vtf_reply;
-use super::{
-    check_out, guard, guard_value, handle, handle_mut, null, str_arg, vtf_status, write_out,
-};
+use super::{check_out, handle, handle_mut, null, str_arg, vtf_status, write_out};
 use crate::client::Client;
 use crate::error::{Error, Result};
 
@@ -20,7 +18,7 @@ pub unsafe extern "C" fn vtf_client_connect(
     server: *const ServerHandle,
     out: *mut *mut Client,
 ) -> vtf_status {
-    guard("vtf_client_connect", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: caller's contract.
         let client = unsafe { handle(server, "server") }?.server()?.connect()?;
@@ -45,7 +43,7 @@ pub unsafe extern "C" fn vtf_client_command(
     argvlen: *const usize,
     out: *mut *mut vtf_reply,
 ) -> vtf_status {
-    guard("vtf_client_command", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: caller's contract.
         let client = unsafe { handle_mut(client, "client") }?;
@@ -102,7 +100,7 @@ pub unsafe extern "C" fn vtf_client_command_str(
     command: *const c_char,
     out: *mut *mut vtf_reply,
 ) -> vtf_status {
-    guard("vtf_client_command_str", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: caller's contract.
         let (client, command) =
@@ -123,7 +121,7 @@ pub unsafe extern "C" fn vtf_client_set_timeout_ms(
     client: *mut Client,
     timeout_ms: u32,
 ) -> vtf_status {
-    guard("vtf_client_set_timeout_ms", || {
+    export!({
         // SAFETY: caller's contract.
         let client = unsafe { handle_mut(client, "client") }?;
         client.set_timeout((timeout_ms > 0).then(|| Duration::from_millis(timeout_ms.into())))
@@ -136,7 +134,7 @@ pub unsafe extern "C" fn vtf_client_set_timeout_ms(
 /// `client` must be NULL or a live client, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_client_free(client: *mut Client) {
-    guard_value("vtf_client_free", (), || {
+    export!({
         if !client.is_null() {
             // SAFETY: created by Box::into_raw in this library (caller's contract).
             drop(unsafe { Box::from_raw(client) });

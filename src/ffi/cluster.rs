@@ -1,10 +1,9 @@
 //! `vtf_cluster_*`: the C mirror of [`crate::cluster::Cluster`].
 
-use std::ptr;
 use std::time::Duration;
 
-use super::node::{NodeHandles, ServerHandle};
-use super::{check_out, guard, guard_value, handle, null, vtf_status, write_out};
+use super::node::{NodeHandles, NodeKey, ServerHandle};
+use super::{check_out, handle, null, vtf_status, write_out};
 use crate::client::Client;
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -30,7 +29,7 @@ pub unsafe extern "C" fn vtf_cluster_create(
     replicas_per_shard: usize,
     out: *mut *mut ClusterHandle,
 ) -> vtf_status {
-    guard("vtf_cluster_create", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: `config` is NULL or a live config (caller's contract).
         let config = unsafe { handle(config, "config") }?;
@@ -51,7 +50,7 @@ pub unsafe extern "C" fn vtf_cluster_create(
 /// `cluster` must be NULL or a live cluster.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_cluster_node_count(cluster: *const ClusterHandle) -> usize {
-    guard_value("vtf_cluster_node_count", 0, || {
+    export!({
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         Ok(unsafe { handle(cluster, "cluster") }?.cluster.node_count())
     })
@@ -69,7 +68,7 @@ pub unsafe extern "C" fn vtf_cluster_node(
     cluster: *mut ClusterHandle,
     index: usize,
 ) -> *mut ServerHandle {
-    guard_value("vtf_cluster_node", ptr::null_mut(), || {
+    export!({
         if cluster.is_null() {
             return Err(null("cluster"));
         }
@@ -79,14 +78,14 @@ pub unsafe extern "C" fn vtf_cluster_node(
         let (group, nodes) = unsafe { (&raw mut (*cluster).cluster, &mut (*cluster).nodes) };
         // SAFETY: `group` was just derived from the live handle.
         let group_ref = unsafe { &*group };
-        let port = group_ref.node(index).map(|n| n.port()).ok_or_else(|| {
+        let node = group_ref.node(index).map(NodeKey::of).ok_or_else(|| {
             Error::invalid(format!(
                 "node index {index} is out of range: the cluster has {} nodes",
                 group_ref.node_count()
             ))
         })?;
         // SAFETY: `group` owns `nodes` and stays at its address.
-        unsafe { nodes.lend(group, port) }
+        unsafe { nodes.lend(group, node) }
     })
 }
 
@@ -100,7 +99,7 @@ pub unsafe extern "C" fn vtf_cluster_connect(
     cluster: *mut ClusterHandle,
     out: *mut *mut Client,
 ) -> vtf_status {
-    guard("vtf_cluster_connect", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         let client = unsafe { handle(cluster, "cluster") }?.cluster.connect()?;
@@ -120,7 +119,7 @@ pub unsafe extern "C" fn vtf_cluster_wait_ok(
     cluster: *mut ClusterHandle,
     timeout_ms: u32,
 ) -> vtf_status {
-    guard("vtf_cluster_wait_ok", || {
+    export!({
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         let cluster = &unsafe { handle(cluster, "cluster") }?.cluster;
         cluster.wait_ok(Duration::from_millis(u64::from(timeout_ms)))
@@ -137,7 +136,7 @@ pub unsafe extern "C" fn vtf_cluster_failover(
     cluster: *mut ClusterHandle,
     shard: usize,
 ) -> vtf_status {
-    guard("vtf_cluster_failover", || {
+    export!({
         // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
         let cluster = &unsafe { handle(cluster, "cluster") }?.cluster;
         cluster.failover(shard)
@@ -151,7 +150,7 @@ pub unsafe extern "C" fn vtf_cluster_failover(
 /// afterwards (nor the node pointers borrowed from it).
 #[no_mangle]
 pub unsafe extern "C" fn vtf_cluster_free(cluster: *mut ClusterHandle) {
-    guard_value("vtf_cluster_free", (), || {
+    export!({
         if !cluster.is_null() {
             // SAFETY: created by Box::into_raw in vtf_cluster_create (caller's contract).
             drop(unsafe { Box::from_raw(cluster) });

@@ -1,38 +1,21 @@
 //! `vtf_config_*`: the C mirror of [`crate::config::Config`].
 
 use std::ffi::c_char;
-use std::ptr;
 use std::time::Duration;
 
-use super::{guard, guard_value, handle_mut, null, opt_str_arg, str_arg, vtf_status};
+use super::{handle_mut, null, opt_str_arg, str_arg, vtf_status};
 use crate::config::{validate_arg_name, Config, TlsMode};
 use crate::error::{Error, Result};
 
-/// How servers started from a config speak TLS.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(non_camel_case_types)]
-pub enum vtf_tls_mode {
-    /// plain TCP (the default unless env VTF_TLS=1)
-    VTF_TLS_OFF = 0,
-    /// server-side TLS; clients verify the generated CA
-    VTF_TLS_ON,
-    /// clients must also present the generated client certificate
-    VTF_TLS_MUTUAL,
-}
-
-/// A `vtf_tls_mode` as C passes it: any int (see `RawStatus`). `vtf_tls_mode` in vtf.h.
-pub type RawTlsMode = std::ffi::c_int;
-
-fn tls_mode(raw: RawTlsMode) -> Result<TlsMode> {
-    use vtf_tls_mode::*;
-    match raw {
-        x if x == VTF_TLS_OFF as RawTlsMode => Ok(TlsMode::Off),
-        x if x == VTF_TLS_ON as RawTlsMode => Ok(TlsMode::On),
-        x if x == VTF_TLS_MUTUAL as RawTlsMode => Ok(TlsMode::Mutual),
-        _ => Err(Error::invalid(format!(
-            "TLS mode {raw} is not a vtf_tls_mode"
-        ))),
+c_enum! {
+    /// How servers started from a config speak TLS.
+    pub enum vtf_tls_mode as RawTlsMode, rust TlsMode {
+        /// plain TCP (the default unless env VTF_TLS=1)
+        VTF_TLS_OFF = 0 => (TlsMode::Off),
+        /// server-side TLS; clients verify the generated CA
+        VTF_TLS_ON => (TlsMode::On),
+        /// clients must also present the generated client certificate
+        VTF_TLS_MUTUAL => (TlsMode::Mutual),
     }
 }
 
@@ -50,9 +33,7 @@ unsafe fn update(config: *mut Config, apply: impl FnOnce(Config) -> Config) -> R
 /// A new, empty configuration (defaults everywhere). Free with `vtf_config_free`.
 #[no_mangle]
 pub extern "C" fn vtf_config_new() -> *mut Config {
-    guard_value("vtf_config_new", ptr::null_mut(), || {
-        Ok(Box::into_raw(Box::new(Config::new())))
-    })
+    export!({ Ok(Box::into_raw(Box::new(Config::new()))) })
 }
 
 /// Frees a configuration; NULL is allowed. Servers started from it are unaffected.
@@ -61,7 +42,7 @@ pub extern "C" fn vtf_config_new() -> *mut Config {
 /// `config` must be NULL or a live `vtf_config`, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_config_free(config: *mut Config) {
-    guard_value("vtf_config_free", (), || {
+    export!({
         if !config.is_null() {
             // SAFETY: created by Box::into_raw in vtf_config_new (caller's contract).
             drop(unsafe { Box::from_raw(config) });
@@ -79,7 +60,7 @@ pub unsafe extern "C" fn vtf_config_set_binary(
     config: *mut Config,
     path: *const c_char,
 ) -> vtf_status {
-    guard("vtf_config_set_binary", || {
+    export!({
         // SAFETY: caller's contract.
         let path = unsafe { str_arg(path, "path") }?;
         if path.is_empty() {
@@ -100,7 +81,7 @@ pub unsafe extern "C" fn vtf_config_add_arg(
     name: *const c_char,
     value: *const c_char,
 ) -> vtf_status {
-    guard("vtf_config_add_arg", || {
+    export!({
         // SAFETY: caller's contract.
         let (name, value) = unsafe { (str_arg(name, "name")?, str_arg(value, "value")?) };
         validate_arg_name(name)?;
@@ -120,7 +101,7 @@ pub unsafe extern "C" fn vtf_config_add_module(
     args: *const *const c_char,
     nargs: usize,
 ) -> vtf_status {
-    guard("vtf_config_add_module", || {
+    export!({
         // SAFETY: caller's contract.
         let path = unsafe { str_arg(path, "path") }?;
         if path.is_empty() {
@@ -152,7 +133,7 @@ pub unsafe extern "C" fn vtf_config_set_config_file(
     config: *mut Config,
     path: *const c_char,
 ) -> vtf_status {
-    guard("vtf_config_set_config_file", || {
+    export!({
         // SAFETY: caller's contract.
         let path = unsafe { str_arg(path, "path") }?;
         if path.is_empty() {
@@ -169,8 +150,8 @@ pub unsafe extern "C" fn vtf_config_set_config_file(
 /// `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_config_set_tls(config: *mut Config, mode: RawTlsMode) -> vtf_status {
-    guard("vtf_config_set_tls", || {
-        let mode = tls_mode(mode)?;
+    export!({
+        let mode = vtf_tls_mode::try_from(mode)?.to_rust()?;
         // SAFETY: caller's contract.
         unsafe { update(config, |c| c.tls(mode)) }
     })
@@ -185,7 +166,7 @@ pub unsafe extern "C" fn vtf_config_set_startup_timeout_ms(
     config: *mut Config,
     ms: u32,
 ) -> vtf_status {
-    guard("vtf_config_set_startup_timeout_ms", || {
+    export!({
         if ms == 0 {
             return Err(Error::invalid("startup timeout must be more than 0 ms"));
         }
@@ -209,7 +190,7 @@ pub unsafe extern "C" fn vtf_config_set_version(
     config: *mut Config,
     git_ref: *const c_char,
 ) -> vtf_status {
-    guard("vtf_config_set_version", || {
+    export!({
         // SAFETY: caller's contract.
         let git_ref = unsafe { str_arg(git_ref, "git_ref") }?;
         if git_ref.is_empty() {
@@ -226,7 +207,7 @@ pub unsafe extern "C" fn vtf_config_set_version(
 /// `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_config_set_keep_data(config: *mut Config, keep: bool) -> vtf_status {
-    guard("vtf_config_set_keep_data", || {
+    export!({
         // SAFETY: caller's contract.
         unsafe { update(config, |c| c.keep_data(keep)) }
     })
@@ -245,7 +226,7 @@ pub unsafe extern "C" fn vtf_config_set_wrapper(
     config: *mut Config,
     command: *const c_char,
 ) -> vtf_status {
-    guard("vtf_config_set_wrapper", || {
+    export!({
         // SAFETY: caller's contract.
         let command = unsafe { opt_str_arg(command, "command") }?;
         let words = match command {

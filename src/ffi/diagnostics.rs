@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use super::{guard, null, opt_str_arg, vtf_status};
+use super::{null, opt_str_arg, vtf_status};
 use crate::diagnostics::wait_until;
 
 /// A condition polled by `vtf_wait_until`.
@@ -22,7 +22,7 @@ pub unsafe extern "C" fn vtf_wait_until(
     timeout_ms: u32,
     description: *const c_char,
 ) -> vtf_status {
-    guard("vtf_wait_until", || {
+    export!({
         let condition = condition.ok_or_else(|| null("condition"))?;
         // SAFETY: caller's contract.
         let description =

@@ -3,8 +3,9 @@
 //!
 //! After wasmtime's C handles (a wrapper around the Rust value) and
 //! rustls-ffi's borrowed objects: the core types know nothing of C. A
-//! borrowed handle names its node by port (a server keeps its port for its
-//! whole life, restarts included) and finds it in the group on every call,
+//! borrowed handle names its node by address (a server keeps its host and
+//! port for its whole life, restarts included; the host tells apart external
+//! nodes on one port) and finds it in the group on every call,
 //! so it stays right when the group reorders or grows its nodes (promote,
 //! add_replica, failover, adding shards) and fails cleanly, instead of
 //! dangling, for a node the group no longer has.
@@ -35,8 +36,28 @@ enum Target {
     /// handle owns it).
     Borrowed {
         group: *mut dyn NodeGroup,
-        port: u16,
+        node: NodeKey,
     },
+}
+
+/// How a group's node is named: its address.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct NodeKey {
+    host: String,
+    port: u16,
+}
+
+impl NodeKey {
+    pub(crate) fn of(server: &Server) -> NodeKey {
+        NodeKey {
+            host: server.host().to_string(),
+            port: server.port(),
+        }
+    }
+
+    fn is(&self, server: &Server) -> bool {
+        server.port() == self.port && server.host() == self.host
+    }
 }
 
 /// NUL-terminated copies of the strings the C API lends out; a server's
@@ -92,11 +113,11 @@ impl ServerHandle {
     pub(crate) fn server(&self) -> Result<&Server> {
         match &self.target {
             Target::Owned(server) => Ok(server),
-            Target::Borrowed { group, port } => {
+            Target::Borrowed { group, node } => {
                 // SAFETY: the group outlives its node handles (it frees them), and
                 // C uses a group and its nodes from one thread at a time.
                 let group = unsafe { &**group };
-                group.node_on(*port).ok_or_else(|| gone(*port))
+                group.node_on(node).ok_or_else(|| gone(node))
             }
         }
     }
@@ -105,10 +126,10 @@ impl ServerHandle {
     pub(crate) fn server_mut(&mut self) -> Result<&mut Server> {
         match &mut self.target {
             Target::Owned(server) => Ok(server),
-            Target::Borrowed { group, port } => {
+            Target::Borrowed { group, node } => {
                 // SAFETY: as in `server`; the caller promises no other use meanwhile.
                 let group = unsafe { &mut **group };
-                group.node_on_mut(*port).ok_or_else(|| gone(*port))
+                group.node_on_mut(node).ok_or_else(|| gone(node))
             }
         }
     }
@@ -129,45 +150,46 @@ impl ServerHandle {
     }
 }
 
-fn gone(port: u16) -> Error {
+fn gone(node: &NodeKey) -> Error {
     Error::invalid(format!(
-        "the node on port {port} is no longer part of its group"
+        "the node {}:{} is no longer part of its group",
+        node.host, node.port
     ))
 }
 
-/// A group whose nodes C may borrow: finds a node by its port.
+/// A group whose nodes C may borrow: finds a node by its address.
 pub(crate) trait NodeGroup {
-    fn node_on(&self, port: u16) -> Option<&Server>;
-    fn node_on_mut(&mut self, port: u16) -> Option<&mut Server>;
+    fn node_on(&self, node: &NodeKey) -> Option<&Server>;
+    fn node_on_mut(&mut self, node: &NodeKey) -> Option<&mut Server>;
 }
 
 impl NodeGroup for Replication {
-    fn node_on(&self, port: u16) -> Option<&Server> {
+    fn node_on(&self, node: &NodeKey) -> Option<&Server> {
         std::iter::once(self.primary())
             .chain(self.replicas())
-            .find(|s| s.port() == port)
+            .find(|s| node.is(s))
     }
 
-    fn node_on_mut(&mut self, port: u16) -> Option<&mut Server> {
-        if self.primary().port() == port {
+    fn node_on_mut(&mut self, node: &NodeKey) -> Option<&mut Server> {
+        if node.is(self.primary()) {
             return Some(self.primary_mut());
         }
-        let index = self.replicas().position(|s| s.port() == port)?;
+        let index = self.replicas().position(|s| node.is(s))?;
         self.replica_mut(index).ok()
     }
 }
 
 impl NodeGroup for Cluster {
-    fn node_on(&self, port: u16) -> Option<&Server> {
-        self.nodes().find(|s| s.port() == port)
+    fn node_on(&self, node: &NodeKey) -> Option<&Server> {
+        self.nodes().find(|s| node.is(s))
     }
 
-    fn node_on_mut(&mut self, port: u16) -> Option<&mut Server> {
+    fn node_on_mut(&mut self, node: &NodeKey) -> Option<&mut Server> {
         // Indices, not positions: a removed shard leaves its indices vacant.
         let index = self
             .node_indices()
             .into_iter()
-            .find(|&i| self.node(i).is_some_and(|s| s.port() == port))?;
+            .find(|&i| self.node(i).is_some_and(|s| node.is(s)))?;
         self.node_mut(index)
     }
 }
@@ -179,7 +201,7 @@ impl NodeGroup for Cluster {
 pub(crate) struct NodeHandles(Vec<NonNull<ServerHandle>>);
 
 impl NodeHandles {
-    /// The handle of `group`'s node on `port`, made now if it is the first
+    /// The handle of `group`'s node `node`, made now if it is the first
     /// time this node is lent.
     ///
     /// # Safety
@@ -188,23 +210,25 @@ impl NodeHandles {
     pub(crate) unsafe fn lend<G: NodeGroup + 'static>(
         &mut self,
         group: *mut G,
-        port: u16,
+        node: NodeKey,
     ) -> Result<*mut ServerHandle> {
         for handle in &self.0 {
             // SAFETY: every pointer in the list is a live handle we made.
-            if let Target::Borrowed { port: p, .. } = unsafe { &handle.as_ref().target } {
-                if *p == port {
+            if let Target::Borrowed { node: lent, .. } = unsafe { &handle.as_ref().target } {
+                if *lent == node {
                     return Ok(handle.as_ptr());
                 }
             }
         }
         // SAFETY: `group` is live (the caller's contract).
-        let server = unsafe { &*group }.node_on(port).ok_or_else(|| gone(port))?;
+        let server = unsafe { &*group }
+            .node_on(&node)
+            .ok_or_else(|| gone(&node))?;
         let handle = Box::new(ServerHandle {
             strings: CStrings::of(server),
             target: Target::Borrowed {
                 group: group as *mut dyn NodeGroup,
-                port,
+                node,
             },
         });
         let handle = NonNull::from(Box::leak(handle));

@@ -1,11 +1,10 @@
 //! `vtf_replication_*`: the C mirror of [`crate::replication::Replication`].
 //! Nodes are lent out as `vtf_server` handles the group keeps (see `node`).
 
-use std::ptr;
 use std::time::Duration;
 
-use super::node::{NodeHandles, ServerHandle};
-use super::{check_out, guard, guard_value, handle, handle_mut, null, vtf_status, write_out};
+use super::node::{NodeHandles, NodeKey, ServerHandle};
+use super::{check_out, handle, handle_mut, null, vtf_status, write_out};
 use crate::config::Config;
 use crate::error::Result;
 use crate::replication::Replication;
@@ -26,13 +25,13 @@ impl ReplicationHandle {
     }
 }
 
-/// Lends the node `pick` chooses (by its port).
+/// Lends the node `pick` chooses (by its address).
 ///
 /// # Safety
 /// `handle` must be NULL or a live group, not used by another thread meanwhile.
 unsafe fn lend(
     handle: *mut ReplicationHandle,
-    pick: impl FnOnce(&Replication) -> Result<u16>,
+    pick: impl FnOnce(&Replication) -> Result<NodeKey>,
 ) -> Result<*mut ServerHandle> {
     if handle.is_null() {
         return Err(null("group"));
@@ -41,9 +40,9 @@ unsafe fn lend(
     // to the group itself, which stays put inside the boxed handle until freed.
     let (group, nodes) = unsafe { (&raw mut (*handle).group, &mut (*handle).nodes) };
     // SAFETY: `group` was just derived from the live handle.
-    let port = pick(unsafe { &*group })?;
+    let node = pick(unsafe { &*group })?;
     // SAFETY: `group` owns `nodes` and stays at its address.
-    unsafe { nodes.lend(group, port) }
+    unsafe { nodes.lend(group, node) }
 }
 
 /// Starts a primary and `replicas` replicas from `config`; returns once every
@@ -58,7 +57,7 @@ pub unsafe extern "C" fn vtf_replication_create(
     replicas: usize,
     out: *mut *mut ReplicationHandle,
 ) -> vtf_status {
-    guard("vtf_replication_create", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: NULL or a live config (caller's contract).
         let config = unsafe { handle(config, "config") }?;
@@ -81,7 +80,7 @@ pub unsafe extern "C" fn vtf_replication_create_with(
     replicas: usize,
     out: *mut *mut ReplicationHandle,
 ) -> vtf_status {
-    guard("vtf_replication_create_with", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: NULL or live configs (caller's contract).
         let (primary, replica) =
@@ -102,9 +101,9 @@ pub unsafe extern "C" fn vtf_replication_create_with(
 pub unsafe extern "C" fn vtf_replication_primary(
     group: *mut ReplicationHandle,
 ) -> *mut ServerHandle {
-    guard_value("vtf_replication_primary", ptr::null_mut(), || {
+    export!({
         // SAFETY: NULL or a live group, not freed concurrently (caller's contract).
-        unsafe { lend(group, |g| Ok(g.primary().port())) }
+        unsafe { lend(group, |g| Ok(NodeKey::of(g.primary()))) }
     })
 }
 
@@ -118,9 +117,9 @@ pub unsafe extern "C" fn vtf_replication_replica(
     group: *mut ReplicationHandle,
     index: usize,
 ) -> *mut ServerHandle {
-    guard_value("vtf_replication_replica", ptr::null_mut(), || {
+    export!({
         // SAFETY: NULL or a live group, not freed concurrently (caller's contract).
-        unsafe { lend(group, |g| Ok(g.replica(index)?.port())) }
+        unsafe { lend(group, |g| Ok(NodeKey::of(g.replica(index)?))) }
     })
 }
 
@@ -130,7 +129,7 @@ pub unsafe extern "C" fn vtf_replication_replica(
 /// `group` must be NULL or a live group.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_replication_replica_count(group: *const ReplicationHandle) -> usize {
-    guard_value("vtf_replication_replica_count", 0, || {
+    export!({
         // SAFETY: NULL or a live group (caller's contract).
         Ok(unsafe { handle(group, "group") }?.group.replica_count())
     })
@@ -147,7 +146,7 @@ pub unsafe extern "C" fn vtf_replication_wait_sync(
     group: *mut ReplicationHandle,
     timeout_ms: u32,
 ) -> vtf_status {
-    guard("vtf_replication_wait_sync", || {
+    export!({
         // SAFETY: NULL or a live group (caller's contract).
         let group = &unsafe { handle(group, "group") }?.group;
         group.wait_sync(Duration::from_millis(timeout_ms.into()))
@@ -164,7 +163,7 @@ pub unsafe extern "C" fn vtf_replication_promote(
     group: *mut ReplicationHandle,
     replica_index: usize,
 ) -> vtf_status {
-    guard("vtf_replication_promote", || {
+    export!({
         // SAFETY: NULL or a live, unshared group (caller's contract).
         let group = &mut unsafe { handle_mut(group, "group") }?.group;
         group.promote(replica_index)
@@ -182,7 +181,7 @@ pub unsafe extern "C" fn vtf_replication_add_replica(
     group: *mut ReplicationHandle,
     index_out: *mut usize,
 ) -> vtf_status {
-    guard("vtf_replication_add_replica", || {
+    export!({
         check_out(index_out, "index_out")?;
         // SAFETY: NULL or a live, unshared group (caller's contract).
         let group = &mut unsafe { handle_mut(group, "group") }?.group;
@@ -200,7 +199,7 @@ pub unsafe extern "C" fn vtf_replication_add_replica(
 /// `group` must be NULL or a group from this library, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_replication_free(group: *mut ReplicationHandle) {
-    guard_value("vtf_replication_free", (), || {
+    export!({
         if !group.is_null() {
             // SAFETY: created by Box::into_raw in vtf_replication_create* (caller's contract).
             drop(unsafe { Box::from_raw(group) });

@@ -5,7 +5,7 @@
 use std::ffi::c_char;
 use std::ptr;
 
-use super::{guard_value, handle};
+use super::handle;
 use crate::reply::Reply;
 
 /// The type of a reply (RESP2 and RESP3).
@@ -26,6 +26,18 @@ pub enum vtf_reply_type {
     VTF_REPLY_BIG_NUMBER,
     VTF_REPLY_VERBATIM,
     VTF_REPLY_PUSH,
+}
+
+/// A reply's type for a NULL reply (or a panic) is NIL.
+impl super::boundary::Returned for vtf_reply_type {
+    type Ok = Self;
+    const CLEARS_ERROR: bool = false;
+    fn success(ok: Self) -> Self {
+        ok
+    }
+    fn failure(_: crate::error::ErrorKind) -> Self {
+        vtf_reply_type::VTF_REPLY_NIL
+    }
 }
 
 /// A reply owned by the caller (free with `vtf_reply_free`); its elements
@@ -108,7 +120,7 @@ impl From<Reply> for vtf_reply {
 /// `reply` must be NULL or a live reply.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_get_type(reply: *const vtf_reply) -> vtf_reply_type {
-    guard_value("vtf_reply_get_type", vtf_reply_type::VTF_REPLY_NIL, || {
+    export!({
         // SAFETY: caller's contract.
         Ok(unsafe { handle(reply, "reply") }?.kind)
     })
@@ -121,9 +133,7 @@ pub unsafe extern "C" fn vtf_reply_get_type(reply: *const vtf_reply) -> vtf_repl
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_integer(reply: *const vtf_reply) -> i64 {
     // SAFETY: caller's contract.
-    guard_value("vtf_reply_integer", 0, || {
-        Ok(unsafe { handle(reply, "reply") }?.integer)
-    })
+    export!({ Ok(unsafe { handle(reply, "reply") }?.integer) })
 }
 
 /// The value of a DOUBLE (or INTEGER) reply; 0.0 for other types.
@@ -133,9 +143,7 @@ pub unsafe extern "C" fn vtf_reply_integer(reply: *const vtf_reply) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_double(reply: *const vtf_reply) -> f64 {
     // SAFETY: caller's contract.
-    guard_value("vtf_reply_double", 0.0, || {
-        Ok(unsafe { handle(reply, "reply") }?.double)
-    })
+    export!({ Ok(unsafe { handle(reply, "reply") }?.double) })
 }
 
 /// The bytes of a STRING, STATUS, ERROR, VERBATIM or BIG_NUMBER reply,
@@ -148,7 +156,7 @@ pub unsafe extern "C" fn vtf_reply_string(
     reply: *const vtf_reply,
     len: *mut usize,
 ) -> *const c_char {
-    guard_value("vtf_reply_string", ptr::null(), || {
+    export!({
         // SAFETY: caller's contract.
         let reply = unsafe { handle(reply, "reply") }?;
         let Some(text) = &reply.text else {
@@ -169,9 +177,7 @@ pub unsafe extern "C" fn vtf_reply_string(
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_len(reply: *const vtf_reply) -> usize {
     // SAFETY: caller's contract.
-    guard_value("vtf_reply_len", 0, || {
-        Ok(unsafe { handle(reply, "reply") }?.elements.len())
-    })
+    export!({ Ok(unsafe { handle(reply, "reply") }?.elements.len()) })
 }
 
 /// Element `index` (maps: keys at even, values at odd indexes), borrowed from
@@ -184,7 +190,7 @@ pub unsafe extern "C" fn vtf_reply_element(
     reply: *const vtf_reply,
     index: usize,
 ) -> *const vtf_reply {
-    guard_value("vtf_reply_element", ptr::null(), || {
+    export!({
         // SAFETY: caller's contract.
         let reply = unsafe { handle(reply, "reply") }?;
         reply
@@ -206,7 +212,7 @@ pub unsafe extern "C" fn vtf_reply_element(
 /// `reply` must be NULL or a reply returned by a command (not an element).
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_free(reply: *mut vtf_reply) {
-    guard_value("vtf_reply_free", (), || {
+    export!({
         if !reply.is_null() {
             // SAFETY: created by Box::into_raw in a command function (caller's contract).
             drop(unsafe { Box::from_raw(reply) });

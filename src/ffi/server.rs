@@ -1,13 +1,10 @@
 //! `vtf_server_*`: the C mirror of [`crate::server::Server`].
 
 use std::ffi::c_char;
-use std::ptr;
 use std::time::Duration;
 
 use super::node::{Lent, ServerHandle};
-use super::{
-    c_string, check_out, guard, guard_value, handle, handle_mut, str_arg, vtf_status, write_out,
-};
+use super::{c_string, check_out, handle, handle_mut, str_arg, vtf_status, write_out};
 use crate::config::Config;
 use crate::error::Error;
 use crate::server::Server;
@@ -21,7 +18,7 @@ pub unsafe extern "C" fn vtf_server_start(
     config: *const Config,
     out: *mut *mut ServerHandle,
 ) -> vtf_status {
-    guard("vtf_server_start", || {
+    export!({
         check_out(out, "out")?;
         // SAFETY: caller's contract.
         let config = unsafe { handle(config, "config") }?;
@@ -39,9 +36,7 @@ pub unsafe extern "C" fn vtf_server_start(
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_port(server: *const ServerHandle) -> u16 {
     // SAFETY: caller's contract.
-    guard_value("vtf_server_port", 0, || {
-        Ok(unsafe { handle(server, "server") }?.server()?.port())
-    })
+    export!({ Ok(unsafe { handle(server, "server") }?.server()?.port()) })
 }
 
 /// "127.0.0.1" (NULL for a NULL server).
@@ -50,7 +45,7 @@ pub unsafe extern "C" fn vtf_server_port(server: *const ServerHandle) -> u16 {
 /// `server` must be NULL or a live server.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_host(server: *const ServerHandle) -> *const c_char {
-    guard_value("vtf_server_host", ptr::null(), || {
+    export!({
         // SAFETY: caller's contract.
         Ok(unsafe { handle(server, "server") }?.lend(Lent::Host))
     })
@@ -62,7 +57,7 @@ pub unsafe extern "C" fn vtf_server_host(server: *const ServerHandle) -> *const 
 /// `server` must be NULL or a live server.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_pid(server: *const ServerHandle) -> i32 {
-    guard_value("vtf_server_pid", -1, || {
+    export!({
         // SAFETY: caller's contract.
         let server = unsafe { handle(server, "server") }?.server()?;
         Ok(server
@@ -78,7 +73,7 @@ pub unsafe extern "C" fn vtf_server_pid(server: *const ServerHandle) -> i32 {
 /// `server` must be NULL or a live server.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_dir(server: *const ServerHandle) -> *const c_char {
-    guard_value("vtf_server_dir", ptr::null(), || {
+    export!({
         // SAFETY: caller's contract.
         Ok(unsafe { handle(server, "server") }?.lend(Lent::Dir))
     })
@@ -90,7 +85,7 @@ pub unsafe extern "C" fn vtf_server_dir(server: *const ServerHandle) -> *const c
 /// `server` must be NULL or a live server.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_log_path(server: *const ServerHandle) -> *const c_char {
-    guard_value("vtf_server_log_path", ptr::null(), || {
+    export!({
         // SAFETY: caller's contract.
         Ok(unsafe { handle(server, "server") }?.lend(Lent::LogPath))
     })
@@ -103,9 +98,7 @@ pub unsafe extern "C" fn vtf_server_log_path(server: *const ServerHandle) -> *co
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_is_running(server: *const ServerHandle) -> bool {
     // SAFETY: caller's contract.
-    guard_value("vtf_server_is_running", false, || {
-        Ok(unsafe { handle(server, "server") }?.server()?.is_running())
-    })
+    export!({ Ok(unsafe { handle(server, "server") }?.server()?.is_running()) })
 }
 
 /// Stops the server gracefully (SHUTDOWN NOSAVE NOW, then SIGTERM, then SIGKILL); idempotent.
@@ -115,7 +108,7 @@ pub unsafe extern "C" fn vtf_server_is_running(server: *const ServerHandle) -> b
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_stop(server: *mut ServerHandle) -> vtf_status {
     // SAFETY: caller's contract.
-    guard("vtf_server_stop", || {
+    export!({
         unsafe { handle_mut(server, "server") }?
             .server_mut()?
             .stop()
@@ -132,7 +125,7 @@ pub unsafe extern "C" fn vtf_server_restart(
     keep_data: bool,
 ) -> vtf_status {
     // SAFETY: caller's contract.
-    guard("vtf_server_restart", || {
+    export!({
         unsafe { handle_mut(server, "server") }?
             .server_mut()?
             .restart(keep_data)
@@ -145,7 +138,7 @@ pub unsafe extern "C" fn vtf_server_restart(
 /// `server` must be NULL or a live server.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_tls_ca_cert_path(server: *const ServerHandle) -> *const c_char {
-    guard_value("vtf_server_tls_ca_cert_path", ptr::null(), || {
+    export!({
         // SAFETY: caller's contract.
         Ok(unsafe { handle(server, "server") }?.lend(Lent::CaCert))
     })
@@ -159,7 +152,7 @@ pub unsafe extern "C" fn vtf_server_tls_ca_cert_path(server: *const ServerHandle
 pub unsafe extern "C" fn vtf_server_tls_client_cert_path(
     server: *const ServerHandle,
 ) -> *const c_char {
-    guard_value("vtf_server_tls_client_cert_path", ptr::null(), || {
+    export!({
         // SAFETY: caller's contract.
         Ok(unsafe { handle(server, "server") }?.lend(Lent::ClientCert))
     })
@@ -173,7 +166,7 @@ pub unsafe extern "C" fn vtf_server_tls_client_cert_path(
 pub unsafe extern "C" fn vtf_server_tls_client_key_path(
     server: *const ServerHandle,
 ) -> *const c_char {
-    guard_value("vtf_server_tls_client_key_path", ptr::null(), || {
+    export!({
         // SAFETY: caller's contract.
         Ok(unsafe { handle(server, "server") }?.lend(Lent::ClientKey))
     })
@@ -189,7 +182,7 @@ pub unsafe extern "C" fn vtf_server_log_contains(
     needle: *const c_char,
     found: *mut bool,
 ) -> vtf_status {
-    guard("vtf_server_log_contains", || {
+    export!({
         check_out(found, "found")?;
         // SAFETY: caller's contract.
         let (server, needle) = unsafe {
@@ -215,7 +208,7 @@ pub unsafe extern "C" fn vtf_server_wait_for_log(
     needle: *const c_char,
     timeout_ms: u32,
 ) -> vtf_status {
-    guard("vtf_server_wait_for_log", || {
+    export!({
         // SAFETY: caller's contract.
         let (server, needle) = unsafe {
             (
@@ -235,7 +228,7 @@ pub unsafe extern "C" fn vtf_server_wait_for_log(
 /// `server` must be NULL or a live server, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_free(server: *mut ServerHandle) {
-    guard_value("vtf_server_free", (), || {
+    export!({
         if server.is_null() {
             return Ok(());
         }
@@ -261,7 +254,7 @@ pub unsafe extern "C" fn vtf_server_log_tail(
     lines: usize,
     text_out: *mut *mut c_char,
 ) -> vtf_status {
-    guard("vtf_server_log_tail", || {
+    export!({
         check_out(text_out, "text_out")?;
         // SAFETY: caller's contract.
         let text = unsafe { handle(server, "server") }?
@@ -286,7 +279,7 @@ pub unsafe extern "C" fn vtf_server_info_field(
     field: *const c_char,
     value_out: *mut *mut c_char,
 ) -> vtf_status {
-    guard("vtf_server_info_field", || {
+    export!({
         check_out(value_out, "value_out")?;
         // SAFETY: caller's contract.
         let (server, section, field) = unsafe {
@@ -316,7 +309,5 @@ pub unsafe extern "C" fn vtf_server_info_field(
 #[no_mangle]
 pub unsafe extern "C" fn vtf_server_check_clean(server: *const ServerHandle) -> vtf_status {
     // SAFETY: caller's contract.
-    guard("vtf_server_check_clean", || {
-        unsafe { handle(server, "server") }?.server()?.check_clean()
-    })
+    export!({ unsafe { handle(server, "server") }?.server()?.check_clean() })
 }
