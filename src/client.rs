@@ -32,6 +32,34 @@ pub struct Endpoint {
     /// How long a command may wait for its reply (`None`: forever).
     command_timeout: Option<Duration>,
     description: String,
+    /// Sent with AUTH on connect.
+    password: Option<String>,
+    /// Trusted / presented instead of vtf's own CA (servers vtf did not start).
+    certificates: Option<Arc<ClientCertificates>>,
+}
+
+/// PEM text a TLS client trusts and presents instead of vtf's generated
+/// CA and client certificate: for servers that vtf did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificates {
+    pub ca_cert_pem: Vec<u8>,
+    /// Client certificate and key, presented under mutual TLS.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ClientCertificates {
+    fn for_redis(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self
+                .client
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: Some(self.ca_cert_pem.clone()),
+        }
+    }
 }
 
 impl Endpoint {
@@ -44,8 +72,22 @@ impl Endpoint {
             port,
             tls: TlsMode::Off,
             process: None,
+            password: None,
+            certificates: None,
             command_timeout: None,
         }
+    }
+
+    /// The credential to AUTH with on connect.
+    pub fn password(mut self, password: Option<String>) -> Endpoint {
+        self.password = password;
+        self
+    }
+
+    /// TLS with these certificates instead of vtf's own.
+    pub fn certificates(mut self, certificates: Arc<ClientCertificates>) -> Endpoint {
+        self.certificates = Some(certificates);
+        self
     }
 
     pub fn tls(mut self, mode: TlsMode) -> Endpoint {
@@ -161,7 +203,10 @@ impl Client {
             tls::install_crypto_provider();
             builder = builder
                 .tls(redis::TlsMode::Secure)
-                .certs(tls::client_certificates(mode == TlsMode::Mutual)?);
+                .certs(certificates_for(first)?);
+        }
+        if let Some(password) = &first.password {
+            builder = builder.password(password);
         }
         let cluster = builder.build().map_err(|e| {
             Error::new(
@@ -452,14 +497,17 @@ fn single_client(endpoint: &Endpoint) -> Result<redis::Client> {
     let mode = endpoint.tls;
     let certs = if mode.is_on() {
         tls::install_crypto_provider();
-        Some(tls::client_certificates(mode == TlsMode::Mutual)?)
+        Some(certificates_for(endpoint)?)
     } else {
         None
     };
     let built = endpoint.url().into_connection_info().and_then(|info| {
         // No CLIENT SETINFO on connect: one round trip less for every
         // connection (readiness probes over TLS, stop, info_field).
-        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        let mut settings = info.redis_settings().clone().set_skip_set_lib_name();
+        if let Some(password) = &endpoint.password {
+            settings = settings.set_password(password);
+        }
         let info = info.set_redis_settings(settings);
         match certs {
             Some(certs) => redis::Client::build_with_tls(info, certs),
@@ -472,6 +520,15 @@ fn single_client(endpoint: &Endpoint) -> Result<redis::Client> {
             format!("client for {}: {e}", endpoint.description),
         )
     })
+}
+
+/// The endpoint's own certificates, else vtf's CA (and client certificate
+/// under mutual TLS).
+fn certificates_for(endpoint: &Endpoint) -> Result<redis::TlsCertificates> {
+    match &endpoint.certificates {
+        Some(certs) => Ok(certs.for_redis()),
+        None => tls::client_certificates(endpoint.tls == TlsMode::Mutual),
+    }
 }
 
 /// Splits a command line on white space; double quotes group, and inside

@@ -46,6 +46,19 @@ pub struct Config {
     /// `None`: env `VTF_COMMAND_TIMEOUT_MS`, else the default; `Some(None)`: forever.
     pub(crate) command_timeout: Option<Option<Duration>>,
     pub(crate) wrapper: Option<Vec<String>>,
+    pub(crate) password: Option<String>,
+    pub(crate) tls_files: Option<ClientTlsFiles>,
+    pub(crate) flush_on_attach: Option<bool>,
+}
+
+/// TLS files a client brings for a server vtf did not start: the CA that
+/// signed the server's certificate, and for mutual TLS a client certificate
+/// and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTlsFiles {
+    pub ca_cert: PathBuf,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -151,6 +164,54 @@ impl Config {
     {
         self.wrapper = Some(command.into_iter().map(Into::into).collect());
         self
+    }
+
+    /// The credential clients send (`AUTH`). For attached servers
+    /// ([`crate::Server::attach`]); servers vtf starts do not take one yet.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// TLS files to connect with instead of vtf's own CA: for attached
+    /// servers, which vtf's CA did not sign. The client certificate and key
+    /// are for mutual TLS (both or neither).
+    pub fn tls_files(
+        mut self,
+        ca_cert: impl Into<PathBuf>,
+        client_cert: Option<PathBuf>,
+        client_key: Option<PathBuf>,
+    ) -> Self {
+        self.tls_files = Some(ClientTlsFiles {
+            ca_cert: ca_cert.into(),
+            client_cert,
+            client_key,
+        });
+        self
+    }
+
+    /// Empty an attached server (`FLUSHALL`) when attaching to it, so a test
+    /// starts from an empty keyspace as it does on a server vtf started
+    /// (default: env `VTF_EXTERNAL_FLUSH=1`, else off: an external server's
+    /// data is not vtf's to delete unless asked).
+    pub fn flush_on_attach(mut self, flush: bool) -> Self {
+        self.flush_on_attach = Some(flush);
+        self
+    }
+
+    pub(crate) fn flush_on_attach_requested(&self) -> Result<bool> {
+        match self.flush_on_attach {
+            Some(flush) => Ok(flush),
+            None => vars::external_flush(),
+        }
+    }
+
+    pub fn get_password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    pub fn get_tls_files(&self) -> Option<&ClientTlsFiles> {
+        self.tls_files.as_ref()
     }
 
     /// Forgets a wrapper set with [`Config::wrapper`]: env `VTF_SERVER_WRAPPER` applies again.
