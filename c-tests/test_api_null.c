@@ -30,10 +30,13 @@ int main(void) {
   NULL_ARG(vtf_config_set_config_file(config, NULL));
   NULL_ARG(vtf_config_set_tls(NULL, VTF_TLS_OFF));
   NULL_ARG(vtf_config_set_startup_timeout_ms(NULL, 1000));
-  NULL_ARG(vtf_config_set_command_timeout_ms(NULL, 1000));
-  NULL_ARG(vtf_config_set_auth(NULL, false));
   NULL_ARG(vtf_config_set_password(NULL, "pw"));
   NULL_ARG(vtf_config_set_password(config, NULL));
+  NULL_ARG(vtf_config_set_tls_files(NULL, "/ca.crt", NULL, NULL));
+  NULL_ARG(vtf_config_set_tls_files(config, NULL, NULL, NULL));
+  NULL_ARG(vtf_config_set_flush_on_attach(NULL, true));
+  NULL_ARG(vtf_config_set_command_timeout_ms(NULL, 1000));
+  NULL_ARG(vtf_config_set_auth(NULL, false));
   CHECK_STATUS(vtf_config_set_password(config, ""), VTF_ERR_INVALID_ARGUMENT);
 
   /* Server: start. The config above is still usable (failed calls change nothing). */
@@ -41,6 +44,11 @@ int main(void) {
   NULL_ARG(vtf_server_start(NULL, &server));
   CHECK(server == server_sentinel);
   NULL_ARG(vtf_server_start(config, NULL));
+  NULL_ARG(vtf_server_attach(NULL, "127.0.0.1", 6379, &server));
+  NULL_ARG(vtf_server_attach(config, NULL, 6379, &server));
+  NULL_ARG(vtf_server_attach(config, "127.0.0.1", 6379, NULL));
+  CHECK(server == server_sentinel);
+  CHECK(!vtf_server_is_external(NULL));
 
   /* Server accessors on NULL. */
   CHECK_INT_EQ(vtf_server_port(NULL), 0);
@@ -115,6 +123,18 @@ int main(void) {
 
   vtf_client_free(live);
   check_free_server(server);
+
+  /* Cluster operations on a NULL cluster (the nonsense arguments on a live
+   * cluster are in test_cluster_ops.c). */
+  CHECK_INT_EQ(vtf_cluster_shard_count(NULL), 0);
+  NULL_ARG(vtf_cluster_move_slots(NULL, 0, 100, 1));
+  CHECK_CONTAINS(vtf_last_error(), "vtf_cluster_move_slots");
+  size_t shard_out = 77;
+  NULL_ARG(vtf_cluster_add_shard(NULL, 1, &shard_out));
+  CHECK_INT_EQ(shard_out, 77);
+  NULL_ARG(vtf_cluster_add_shard(NULL, 1, NULL));
+  NULL_ARG(vtf_cluster_remove_shard(NULL, 0));
+
   vtf_config_free(config);
   CHECK_DONE("test_api_null");
 }

@@ -457,6 +457,68 @@ enum vtf_status vtf_cluster_failover(struct vtf_cluster *cluster, size_t shard);
 void vtf_cluster_free(struct vtf_cluster *cluster);
 
 /**
+ * The number of shards in the cluster now: added ones counted, removed ones
+ * not (0 for NULL). Shard numbers follow the order shards were made and are
+ * never reused, so after a removal a number may be vacant.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster.
+ */
+size_t vtf_cluster_shard_count(const struct vtf_cluster *cluster);
+
+/**
+ * Moves slots `first_slot..=last_slot` with their keys to shard `to_shard`
+ * (SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE on every primary) and
+ * waits until every node sees the new owner. Clients may write meanwhile.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster.
+ */
+enum vtf_status vtf_cluster_move_slots(struct vtf_cluster *cluster,
+                                       uint16_t first_slot,
+                                       uint16_t last_slot,
+                                       size_t to_shard);
+
+/**
+ * Starts and joins a new shard of one primary and `replicas` replicas (no
+ * slots until some are moved to it); its nodes get the next indices, primary
+ * first. Writes the new shard's number to `shard_out` on success.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster, not in use by another thread;
+ * `shard_out` NULL or writable.
+ */
+enum vtf_status vtf_cluster_add_shard(struct vtf_cluster *cluster,
+                                      size_t replicas,
+                                      size_t *shard_out);
+
+/**
+ * Removes shard `shard`: its slots and keys move to the other shards first,
+ * then its nodes are stopped and forgotten by every other node. Their
+ * indices become vacant (`vtf_cluster_node` gives NULL for them, node
+ * handles borrowed for them fail from then on); no other index changes.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster, not in use by another thread.
+ */
+enum vtf_status vtf_cluster_remove_shard(struct vtf_cluster *cluster, size_t shard);
+
+/**
+ * Attaches to the cluster of the node at `host:port` (any node; the others
+ * are found with CLUSTER NODES), with the config's password and TLS files
+ * (an empty config: plain TCP). Nodes are laid out as a created cluster's:
+ * primaries in slot order, then each shard's replicas. Freeing it closes
+ * connections only.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `host` NULL or a C string; `out` NULL or writable.
+ */
+enum vtf_status vtf_cluster_attach(const struct vtf_config *config,
+                                   const char *host,
+                                   uint16_t port,
+                                   struct vtf_cluster **out);
+
+/**
  * A new, empty configuration (defaults everywhere). Free with `vtf_config_free`.
  */
 struct vtf_config *vtf_config_new(void);
@@ -575,12 +637,36 @@ enum vtf_status vtf_config_set_auth(struct vtf_config *config, bool on);
  * The password (copied) that servers started from this config require and
  * that vtf's clients send, instead of the one generated per test process;
  * it turns auth on even under VTF_AUTH=0. Empty is refused (use
- * vtf_config_set_auth(config, false)).
+ * vtf_config_set_auth(config, false)). Clients of servers attached with
+ * `vtf_server_attach` / `vtf_cluster_attach` send it too.
  *
  * # Safety
  * `config` must be NULL or a live config; `password` NULL or a C string.
  */
 enum vtf_status vtf_config_set_password(struct vtf_config *config, const char *password);
+
+/**
+ * TLS files to attach with instead of vtf's own CA: `ca_cert` (required)
+ * signed the server's certificate; `client_cert` and `client_key` (both or
+ * neither; NULL for none) are presented under mutual TLS. Copied.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; the paths NULL or C strings.
+ */
+enum vtf_status vtf_config_set_tls_files(struct vtf_config *config,
+                                         const char *ca_cert,
+                                         const char *client_cert,
+                                         const char *client_key);
+
+/**
+ * Whether attaching empties the server (FLUSHALL; a cluster's primaries)
+ * so a test starts from an empty keyspace (default: env
+ * VTF_EXTERNAL_FLUSH=1, else off).
+ *
+ * # Safety
+ * `config` must be NULL or a live config.
+ */
+enum vtf_status vtf_config_set_flush_on_attach(struct vtf_config *config, bool on);
 
 /**
  * Polls `condition(user_data)` until it returns true, for at most
@@ -905,6 +991,31 @@ enum vtf_status vtf_server_info_field(const struct vtf_server *server,
  * `server` must be NULL or a live server.
  */
 enum vtf_status vtf_server_check_clean(const struct vtf_server *server);
+
+/**
+ * Attaches to a server vtf did not start, at `host:port`, with the
+ * config's password and TLS files (an empty config: plain TCP, no
+ * password). Returns once it answers. Commands, clients and
+ * `vtf_server_info_field` work; stop, restart, logs and check_clean return
+ * VTF_ERR_UNSUPPORTED; its pid is -1, its dir and log path "".
+ * `vtf_server_free` closes nothing but the handle: the server keeps running.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `host` NULL or a C string; `out` NULL or writable.
+ */
+enum vtf_status vtf_server_attach(const struct vtf_config *config,
+                                  const char *host,
+                                  uint16_t port,
+                                  struct vtf_server **out);
+
+/**
+ * Whether the server was attached (`vtf_server_attach`, env VTF_EXTERNAL)
+ * rather than started; false for NULL.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+bool vtf_server_is_external(const struct vtf_server *server);
 
 #ifdef __cplusplus
 }  // extern "C"

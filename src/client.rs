@@ -34,6 +34,32 @@ pub struct Endpoint {
     description: String,
     /// Sent with AUTH on connect.
     password: Option<String>,
+    /// Trusted / presented instead of vtf's own CA (servers vtf did not start).
+    certificates: Option<Arc<ClientCertificates>>,
+}
+
+/// PEM text a TLS client trusts and presents instead of vtf's generated
+/// CA and client certificate: for servers that vtf did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificates {
+    pub ca_cert_pem: Vec<u8>,
+    /// Client certificate and key, presented under mutual TLS.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ClientCertificates {
+    fn for_redis(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self
+                .client
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: Some(self.ca_cert_pem.clone()),
+        }
+    }
 }
 
 impl Endpoint {
@@ -47,6 +73,7 @@ impl Endpoint {
             tls: TlsMode::Off,
             process: None,
             password: None,
+            certificates: None,
             command_timeout: None,
         }
     }
@@ -54,6 +81,12 @@ impl Endpoint {
     /// The credential to AUTH with on connect.
     pub fn password(mut self, password: Option<String>) -> Endpoint {
         self.password = password;
+        self
+    }
+
+    /// TLS with these certificates instead of vtf's own.
+    pub fn certificates(mut self, certificates: Arc<ClientCertificates>) -> Endpoint {
+        self.certificates = Some(certificates);
         self
     }
 
@@ -174,7 +207,7 @@ impl Client {
             tls::install_crypto_provider();
             builder = builder
                 .tls(redis::TlsMode::Secure)
-                .certs(tls::client_certificates(mode == TlsMode::Mutual)?);
+                .certs(certificates_for(first)?);
         }
         if let Some(password) = &first.password {
             builder = builder.password(password);
@@ -324,6 +357,10 @@ impl Client {
     }
 
     fn send(&mut self, cmd: &Cmd) -> Result<Reply> {
+        self.send_attempt(cmd, true)
+    }
+
+    fn send_attempt(&mut self, cmd: &Cmd, may_retry: bool) -> Result<Reply> {
         self.ensure_connected()?;
         let result = match self.connection.as_mut() {
             Some(Connection::Single(conn)) => conn.req_command(cmd),
@@ -337,6 +374,13 @@ impl Client {
                     return Ok(reply);
                 }
                 self.connection = None;
+                // redis' cluster client keeps retrying a node that is gone (a
+                // removed shard's) instead of asking the others; a new
+                // connection reads the slot map afresh. Its own retries resend
+                // a command the same way, so this adds no new kind of repeat.
+                if may_retry && matches!(self.target, Target::Cluster(_)) && !e.is_timeout() {
+                    return self.send_attempt(cmd, false);
+                }
                 let what = format!("sending {}", describe_cmd(cmd));
                 Err(self.explain_broken(&e, &what))
             }
@@ -468,7 +512,7 @@ fn single_client(endpoint: &Endpoint) -> Result<redis::Client> {
     let mode = endpoint.tls;
     let certs = if mode.is_on() {
         tls::install_crypto_provider();
-        Some(tls::client_certificates(mode == TlsMode::Mutual)?)
+        Some(certificates_for(endpoint)?)
     } else {
         None
     };
@@ -492,6 +536,15 @@ fn single_client(endpoint: &Endpoint) -> Result<redis::Client> {
             format!("client for {}: {e}", endpoint.description),
         )
     })
+}
+
+/// The endpoint's own certificates, else vtf's CA (and client certificate
+/// under mutual TLS).
+fn certificates_for(endpoint: &Endpoint) -> Result<redis::TlsCertificates> {
+    match &endpoint.certificates {
+        Some(certs) => Ok(certs.for_redis()),
+        None => tls::client_certificates(endpoint.tls == TlsMode::Mutual),
+    }
 }
 
 /// Splits a command line on white space; double quotes group, and inside

@@ -49,6 +49,18 @@ pub struct Config {
     pub(crate) password: Option<String>,
     /// `None`: on unless env `VTF_AUTH` turns it off.
     pub(crate) auth: Option<bool>,
+    pub(crate) tls_files: Option<ClientTlsFiles>,
+    pub(crate) flush_on_attach: Option<bool>,
+}
+
+/// TLS files a client brings for a server vtf did not start: the CA that
+/// signed the server's certificate, and for mutual TLS a client certificate
+/// and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTlsFiles {
+    pub ca_cert: PathBuf,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -165,6 +177,39 @@ impl Config {
         self
     }
 
+    /// TLS files to connect with instead of vtf's own CA: for attached
+    /// servers, which vtf's CA did not sign. The client certificate and key
+    /// are for mutual TLS (both or neither).
+    pub fn tls_files(
+        mut self,
+        ca_cert: impl Into<PathBuf>,
+        client_cert: Option<PathBuf>,
+        client_key: Option<PathBuf>,
+    ) -> Self {
+        self.tls_files = Some(ClientTlsFiles {
+            ca_cert: ca_cert.into(),
+            client_cert,
+            client_key,
+        });
+        self
+    }
+
+    /// Empty an attached server (`FLUSHALL`) when attaching to it, so a test
+    /// starts from an empty keyspace as it does on a server vtf started
+    /// (default: env `VTF_EXTERNAL_FLUSH=1`, else off: an external server's
+    /// data is not vtf's to delete unless asked).
+    pub fn flush_on_attach(mut self, flush: bool) -> Self {
+        self.flush_on_attach = Some(flush);
+        self
+    }
+
+    pub(crate) fn flush_on_attach_requested(&self) -> Result<bool> {
+        match self.flush_on_attach {
+            Some(flush) => Ok(flush),
+            None => vars::external_flush(),
+        }
+    }
+
     pub fn get_password(&self) -> Option<&str> {
         self.password.as_deref()
     }
@@ -202,6 +247,10 @@ impl Config {
             Some(password) => Ok(Some(password.clone())),
             None => crate::auth::process_password().map(|p| Some(p.to_string())),
         }
+    }
+
+    pub fn get_tls_files(&self) -> Option<&ClientTlsFiles> {
+        self.tls_files.as_ref()
     }
 
     /// Forgets a wrapper set with [`Config::wrapper`]: env `VTF_SERVER_WRAPPER` applies again.

@@ -16,6 +16,8 @@
 //! | `VTF_AUTH` | flag, default **on**: servers vtf starts require a password generated per test process (`0` turns it off for the whole run), unless the config chooses | on |
 //! | `VTF_TMPDIR` | where the servers' directories are made | the system temp dir |
 //! | `VTF_PORT_LOCK_DIR` | the port lock files; every process on the machine must use the same | `<system temp dir>/vtf-ports` |
+//! | `VTF_EXTERNAL` | `host:port[,host:port...]` or the JSON `vtf ... --json` prints: `Server::start` attaches to the first server instead of starting one, and a cluster's start to the cluster it describes (see `external`) | servers are started |
+//! | `VTF_EXTERNAL_FLUSH` | flag: attaching empties the server (FLUSHALL) unless the config chose | off |
 //!
 //! **Flags** are case-insensitive, with white space around ignored: `1`,
 //! `true`, `yes` and `on` are on; `0`, `false`, `no`, `off`, empty and unset
@@ -48,6 +50,8 @@ pub const TMPDIR: &str = "VTF_TMPDIR";
 pub const COMMAND_TIMEOUT_MS: &str = "VTF_COMMAND_TIMEOUT_MS";
 pub const PORT_LOCK_DIR: &str = "VTF_PORT_LOCK_DIR";
 pub const AUTH: &str = "VTF_AUTH";
+pub const EXTERNAL: &str = "VTF_EXTERNAL";
+pub const EXTERNAL_FLUSH: &str = "VTF_EXTERNAL_FLUSH";
 
 /// The value of a flag's text by the one rule; `None` for anything else.
 pub fn parse_flag(value: &str) -> Option<bool> {
@@ -126,6 +130,10 @@ pub fn refresh() -> Result<bool> {
 
 pub fn quiet() -> Result<bool> {
     flag(QUIET)
+}
+
+pub fn external_flush() -> Result<bool> {
+    flag(EXTERNAL_FLUSH)
 }
 
 /// Checks every variable that has a fixed set of values, so that a mistake

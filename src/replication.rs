@@ -93,7 +93,7 @@ impl Replication {
             .effective_startup_timeout()
             .max(replica_config.effective_startup_timeout());
         let primary =
-            Server::start(&primary_config).map_err(|e| e.context("starting the primary"))?;
+            Server::spawn(&primary_config).map_err(|e| e.context("starting the primary"))?;
         let attached = replica_config
             .clone()
             .set_arg("replicaof", replicaof(primary.port()));
@@ -261,7 +261,7 @@ impl Replication {
             .clone()
             .set_arg("replicaof", replicaof(self.primary().port()));
         let server =
-            Server::start(&config).map_err(|e| e.context(format!("starting replica {index}")))?;
+            Server::spawn(&config).map_err(|e| e.context(format!("starting replica {index}")))?;
         self.nodes.push(server);
         self.order.push(self.nodes.len() - 1);
         if let Err(e) = self.wait_replicas(std::iter::once(index), self.sync_timeout) {

@@ -125,11 +125,20 @@ fn a_stopped_replica_is_named_by_wait_sync_and_the_group_still_stops() {
 }
 
 #[test]
-fn a_cluster_with_a_stopped_node_still_stops() {
+fn a_stopped_cluster_node_is_named_by_wait_ok_and_the_cluster_still_stops() {
     let cluster = Cluster::start(&Config::new(), 3, 0).expect("cluster");
     let pids: Vec<u32> = cluster.nodes().filter_map(Server::pid).collect();
     assert_eq!(pids.len(), 3);
     stop_process(cluster.node(1).expect("node 1"));
+    let started = Instant::now();
+    let err = cluster
+        .wait_ok(Duration::from_secs(2))
+        .expect_err("a stopped node does not answer");
+    assert!(started.elapsed() < HANG_GUARD, "{:?}", started.elapsed());
+    let msg = err.message();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{msg}");
+    assert!(msg.contains("node 1"), "{msg}");
+    assert!(msg.contains("stopped"), "{msg}");
     let started = Instant::now();
     drop(cluster);
     assert!(started.elapsed() < HANG_GUARD, "{:?}", started.elapsed());

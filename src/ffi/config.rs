@@ -278,7 +278,8 @@ pub unsafe extern "C" fn vtf_config_set_auth(config: *mut Config, on: bool) -> v
 /// The password (copied) that servers started from this config require and
 /// that vtf's clients send, instead of the one generated per test process;
 /// it turns auth on even under VTF_AUTH=0. Empty is refused (use
-/// vtf_config_set_auth(config, false)).
+/// vtf_config_set_auth(config, false)). Clients of servers attached with
+/// `vtf_server_attach` / `vtf_cluster_attach` send it too.
 ///
 /// # Safety
 /// `config` must be NULL or a live config; `password` NULL or a C string.
@@ -298,4 +299,52 @@ pub unsafe extern "C" fn vtf_config_set_password(
         // SAFETY: caller's contract.
         unsafe { update(config, |c| c.password(password)) }
     })
+}
+
+/// TLS files to attach with instead of vtf's own CA: `ca_cert` (required)
+/// signed the server's certificate; `client_cert` and `client_key` (both or
+/// neither; NULL for none) are presented under mutual TLS. Copied.
+///
+/// # Safety
+/// `config` must be NULL or a live config; the paths NULL or C strings.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_tls_files(
+    config: *mut Config,
+    ca_cert: *const c_char,
+    client_cert: *const c_char,
+    client_key: *const c_char,
+) -> vtf_status {
+    export!({
+        // SAFETY: caller's contract.
+        let (ca, cert, key) = unsafe {
+            (
+                str_arg(ca_cert, "ca_cert")?,
+                opt_str_arg(client_cert, "client_cert")?,
+                opt_str_arg(client_key, "client_key")?,
+            )
+        };
+        if cert.is_some() != key.is_some() {
+            return Err(Error::invalid(
+                "client_cert and client_key go together: give both or neither",
+            ));
+        }
+        let (ca, cert, key) = (ca.to_string(), cert.map(Into::into), key.map(Into::into));
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.tls_files(ca, cert, key)) }
+    })
+}
+
+/// Whether attaching empties the server (FLUSHALL; a cluster's primaries)
+/// so a test starts from an empty keyspace (default: env
+/// VTF_EXTERNAL_FLUSH=1, else off).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_flush_on_attach(
+    config: *mut Config,
+    on: bool,
+) -> vtf_status {
+    // SAFETY: caller's contract.
+    export!({ unsafe { update(config, |c| c.flush_on_attach(on)) } })
 }
