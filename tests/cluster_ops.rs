@@ -151,8 +151,9 @@ fn bad_moves_are_refused_with_what_was_wrong() {
     cluster.move_slots(0, 10, 0).unwrap();
     // A cluster vtf attached to: slots move, but its nodes are not ours to
     // start or stop.
-    let port = cluster.node(0).unwrap().port();
-    let mut attached = Cluster::attach(&Config::new(), "127.0.0.1", port).unwrap();
+    let node = cluster.node(0).unwrap();
+    let credential = Config::new().password(node.password().expect("auth is on by default"));
+    let mut attached = Cluster::attach(&credential, "127.0.0.1", node.port()).unwrap();
     attached.move_slots(0, 10, 1).unwrap();
     assert_eq!(
         owner_port(cluster.node(0).unwrap(), 5),
