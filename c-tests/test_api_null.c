@@ -30,12 +30,23 @@ int main(void) {
   NULL_ARG(vtf_config_set_config_file(config, NULL));
   NULL_ARG(vtf_config_set_tls(NULL, VTF_TLS_OFF));
   NULL_ARG(vtf_config_set_startup_timeout_ms(NULL, 1000));
+  NULL_ARG(vtf_config_set_password(NULL, "pw"));
+  NULL_ARG(vtf_config_set_password(config, NULL));
+  NULL_ARG(vtf_config_set_tls_files(NULL, "/ca.crt", NULL, NULL));
+  NULL_ARG(vtf_config_set_tls_files(config, NULL, NULL, NULL));
+  NULL_ARG(vtf_config_set_flush_on_attach(NULL, true));
+  NULL_ARG(vtf_config_set_command_timeout_ms(NULL, 1000));
 
   /* Server: start. The config above is still usable (failed calls change nothing). */
   vtf_server *server = server_sentinel;
   NULL_ARG(vtf_server_start(NULL, &server));
   CHECK(server == server_sentinel);
   NULL_ARG(vtf_server_start(config, NULL));
+  NULL_ARG(vtf_server_attach(NULL, "127.0.0.1", 6379, &server));
+  NULL_ARG(vtf_server_attach(config, NULL, 6379, &server));
+  NULL_ARG(vtf_server_attach(config, "127.0.0.1", 6379, NULL));
+  CHECK(server == server_sentinel);
+  CHECK(!vtf_server_is_external(NULL));
 
   /* Server accessors on NULL. */
   CHECK_INT_EQ(vtf_server_port(NULL), 0);

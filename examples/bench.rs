@@ -61,9 +61,15 @@ fn main() {
     if opts.run("parallel") {
         rows.push(bench.parallel(opts.par_rounds, opts.par_procs, opts.par_starts));
     }
+    // Not in the default run: 2 x 50 clusters take a minute or more.
+    if opts.only.iter().any(|s| s == "worst") {
+        bench.worst(opts.worst_rounds);
+    }
 
     let _ = std::fs::remove_dir_all(&scratch);
-    print_table(&rows);
+    if !rows.is_empty() {
+        print_table(&rows);
+    }
 }
 
 struct Options {
@@ -75,7 +81,10 @@ struct Options {
     par_procs: usize,
     par_starts: usize,
     roundtrip: Option<PathBuf>,
-    /// Sections to run (start, replication, cluster, roundtrip, parallel); empty: all.
+    /// Consecutive clusters per shape in the `worst` section.
+    worst_rounds: usize,
+    /// Sections to run (start, replication, cluster, roundtrip, parallel,
+    /// and `worst`, which runs only when named); empty: all but `worst`.
     only: Vec<String>,
 }
 
@@ -94,6 +103,7 @@ impl Options {
             par_procs: 8,
             par_starts: 25,
             roundtrip: None,
+            worst_rounds: 50,
             only: Vec::new(),
         };
         let mut it = args.iter();
@@ -105,6 +115,7 @@ impl Options {
                 "--rt-rounds" => o.rt_rounds = value().parse().expect("--rt-rounds N"),
                 "--rt-ops" => o.rt_ops = value().parse().expect("--rt-ops N"),
                 "--par-rounds" => o.par_rounds = value().parse().expect("--par-rounds N"),
+                "--worst-rounds" => o.worst_rounds = value().parse().expect("--worst-rounds N"),
                 "--roundtrip" => o.roundtrip = Some(PathBuf::from(value())),
                 "--only" => o.only = value().split(',').map(str::to_string).collect(),
                 other => panic!("unknown option {other}"),
@@ -322,49 +333,81 @@ impl Bench {
         }]
     }
 
-    /// A 3x1 cluster ready vs 6 bare cluster-enabled servers joined by
-    /// `valkey-cli --cluster create` and polled for cluster_state:ok.
+    /// Clusters of each shape ready, against bare cluster-enabled servers
+    /// joined by `valkey-cli --cluster create` (by the same commands by hand
+    /// where valkey-cli refuses the shape: it wants 3 primaries) and polled
+    /// for cluster_state:ok.
     fn cluster(&self, rounds: usize) -> Vec<Row> {
         let config = Config::new();
-        let warm_up = Cluster::start(&config, 3, 1).expect("warm-up cluster");
+        let warm_up = Cluster::start(&config, 1, 0).expect("warm-up cluster");
         let cli = warm_up
             .node(0)
             .expect("node 0")
             .cli_path()
             .expect("the server's CLI");
         drop(warm_up);
-        let (mut ours, mut base) = (vec![], vec![]);
-        for _ in 0..rounds {
-            let t = Instant::now();
-            let cluster = Cluster::start(&config, 3, 1).expect("Cluster::start");
-            ours.push(ms(t.elapsed()));
-            drop(cluster);
-
-            let reservations: Vec<_> = (0..6).map(|_| ports::reserve().expect("port")).collect();
-            let dirs: Vec<_> = (0..6).map(|_| self.fresh_dir()).collect();
-            let extra = [
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-            ];
-            let t = Instant::now();
-            let mut bares: Vec<Bare> = reservations
-                .into_iter()
-                .zip(&dirs)
-                .map(|(r, d)| self.bare_spawn(r, d, &extra))
-                .collect();
-            for b in &mut bares {
-                b.wait_ready();
+        let mut rows = Vec::new();
+        for (shards, replicas) in [(3, 0), (3, 1), (2, 2), (1, 0)] {
+            let nodes = shards * (1 + replicas);
+            let by_cli = shards >= 3;
+            let (mut ours, mut base) = (vec![], vec![]);
+            for _ in 0..rounds {
+                let t = Instant::now();
+                let cluster = Cluster::start(&config, shards, replicas).expect("Cluster::start");
+                ours.push(ms(t.elapsed()));
+                drop(cluster);
+                base.push(self.bare_cluster(&cli, shards, replicas, by_cli));
             }
-            let addrs: Vec<String> = bares
-                .iter()
-                .map(|b| format!("{HOST}:{}", b.port()))
-                .collect();
-            let out = Command::new(&cli)
+            let how = if by_cli {
+                format!("valkey-cli --cluster create --cluster-replicas {replicas}")
+            } else {
+                "by hand (valkey-cli refuses < 3 primaries): SET-CONFIG-EPOCH, ADDSLOTSRANGE, \
+                 MEET, REPLICATE"
+                    .to_string()
+            };
+            rows.push(Row {
+                name: format!("{shards}x{replicas} cluster ready (Cluster::start)"),
+                ours,
+                base,
+                unit: "ms",
+                higher_is_better: false,
+                target: "≤ 0.30x",
+                baseline: format!("{nodes} bare starts + {how} + cluster_state:ok"),
+            });
+        }
+        rows
+    }
+
+    /// One baseline cluster: bare starts, joined, polled until every node
+    /// says cluster_state:ok; the time in ms.
+    fn bare_cluster(&self, cli: &Path, shards: usize, replicas: usize, by_cli: bool) -> f64 {
+        let nodes = shards * (1 + replicas);
+        let reservations: Vec<_> = (0..nodes)
+            .map(|_| ports::reserve().expect("port"))
+            .collect();
+        let dirs: Vec<_> = (0..nodes).map(|_| self.fresh_dir()).collect();
+        let extra = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+        ];
+        let t = Instant::now();
+        let mut bares: Vec<Bare> = reservations
+            .into_iter()
+            .zip(&dirs)
+            .map(|(r, d)| self.bare_spawn(r, d, &extra))
+            .collect();
+        for b in &mut bares {
+            b.wait_ready();
+        }
+        let ports: Vec<u16> = bares.iter().map(Bare::port).collect();
+        if by_cli {
+            let addrs: Vec<String> = ports.iter().map(|p| format!("{HOST}:{p}")).collect();
+            let out = Command::new(cli)
                 .args(["--cluster", "create"])
                 .args(&addrs)
-                .args(["--cluster-replicas", "1", "--cluster-yes"])
+                .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
                 .stdin(Stdio::null())
                 .output()
                 .expect("running valkey-cli --cluster create");
@@ -374,33 +417,47 @@ impl Bench {
                 out.status,
                 String::from_utf8_lossy(&out.stdout)
             );
-            for b in &bares {
-                let deadline = Instant::now() + Duration::from_secs(30);
-                while !String::from_utf8_lossy(&resp(b.port(), &["CLUSTER", "INFO"]))
-                    .contains("cluster_state:ok")
-                {
-                    assert!(
-                        Instant::now() < deadline,
-                        "bare cluster not ok on {}",
-                        b.port()
-                    );
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            base.push(ms(t.elapsed()));
-            for mut b in bares {
-                b.stop();
+        } else {
+            join_by_hand(&ports, shards, replicas);
+        }
+        for &port in &ports {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !String::from_utf8_lossy(&resp(port, &["CLUSTER", "INFO"]))
+                .contains("cluster_state:ok")
+            {
+                assert!(Instant::now() < deadline, "bare cluster not ok on {port}");
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
-        vec![Row {
-            name: "3x1 cluster ready (Cluster::start)".into(),
-            ours,
-            base,
-            unit: "ms",
-            higher_is_better: false,
-            target: "≤ 0.25x",
-            baseline: "6 bare starts + valkey-cli --cluster create + cluster_state:ok".into(),
-        }]
+        let elapsed = ms(t.elapsed());
+        for mut b in bares {
+            b.stop();
+        }
+        elapsed
+    }
+
+    /// Consecutive clusters of 3x0 and 3x1 (no baseline): the median and
+    /// the worst, with the load average seen before and after.
+    fn worst(&self, rounds: usize) {
+        let config = Config::new();
+        for (shards, replicas) in [(3, 0), (3, 1)] {
+            let before = load_average();
+            let mut times = Vec::with_capacity(rounds);
+            for _ in 0..rounds {
+                let t = Instant::now();
+                let cluster = Cluster::start(&config, shards, replicas).expect("Cluster::start");
+                times.push(ms(t.elapsed()));
+                drop(cluster);
+            }
+            let worst = times.iter().copied().fold(0.0, f64::max);
+            let over = times.iter().filter(|&&t| t >= 1000.0).count();
+            println!(
+                "{rounds} consecutive {shards}x{replicas} clusters: median {:.0} ms, worst {worst:.0} ms, \
+                 {over} of {rounds} at 1 s or more (load average before: {before}, after: {})",
+                median(&times),
+                load_average()
+            );
+        }
     }
 
     /// `procs` processes x `starts` start+stop each, vs one process doing it
@@ -503,6 +560,44 @@ impl Bare {
 }
 
 /// One RESP command over a fresh connection; returns the raw reply.
+/// What valkey-cli's create does, for shapes it refuses: a distinct epoch
+/// and the slots on each primary, every node meets the first, each replica
+/// follows its primary once it knows it.
+fn join_by_hand(ports: &[u16], shards: usize, replicas: usize) {
+    let ids: Vec<String> = ports
+        .iter()
+        .map(|&p| String::from_utf8_lossy(&resp(p, &["CLUSTER", "MYID"])).into_owned())
+        .collect();
+    for (shard, &port) in ports[..shards].iter().enumerate() {
+        let (first, last) = vtf::cluster::slot_range(shard, shards);
+        let epoch = (shard + 1).to_string();
+        resp(port, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]);
+        let (first, last) = (first.to_string(), last.to_string());
+        let reply = resp(port, &["CLUSTER", "ADDSLOTSRANGE", &first, &last]);
+        assert!(reply.starts_with(b"+OK"), "ADDSLOTSRANGE on {port}");
+    }
+    let first = ports[0].to_string();
+    for &port in &ports[1..] {
+        let reply = resp(port, &["CLUSTER", "MEET", HOST, &first]);
+        assert!(reply.starts_with(b"+OK"), "MEET from {port}");
+    }
+    for (i, &port) in ports.iter().enumerate().skip(shards) {
+        let primary = &ids[(i - shards) / replicas];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !resp(port, &["CLUSTER", "REPLICATE", primary]).starts_with(b"+OK") {
+            assert!(Instant::now() < deadline, "REPLICATE on {port}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The 1, 5 and 15 minute load averages, as /proc/loadavg shows them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn resp(port: u16, args: &[&str]) -> Vec<u8> {
     let mut s = TcpStream::connect((HOST, port)).expect("connecting");
     let mut req = format!("*{}\r\n", args.len());

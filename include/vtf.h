@@ -457,6 +457,21 @@ enum vtf_status vtf_cluster_failover(struct vtf_cluster *cluster, size_t shard);
 void vtf_cluster_free(struct vtf_cluster *cluster);
 
 /**
+ * Attaches to the cluster of the node at `host:port` (any node; the others
+ * are found with CLUSTER NODES), with the config's password and TLS files
+ * (an empty config: plain TCP). Nodes are laid out as a created cluster's:
+ * primaries in slot order, then each shard's replicas. Freeing it closes
+ * connections only.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `host` NULL or a C string; `out` NULL or writable.
+ */
+enum vtf_status vtf_cluster_attach(const struct vtf_config *config,
+                                   const char *host,
+                                   uint16_t port,
+                                   struct vtf_cluster **out);
+
+/**
  * A new, empty configuration (defaults everywhere). Free with `vtf_config_free`.
  */
 struct vtf_config *vtf_config_new(void);
@@ -513,12 +528,23 @@ enum vtf_status vtf_config_set_config_file(struct vtf_config *config, const char
 enum vtf_status vtf_config_set_tls(struct vtf_config *config, vtf_tls_mode mode);
 
 /**
- * How long a start may wait for PING (default 20 s; x10 under VTF_SERVER_WRAPPER).
+ * How long a start may wait for PING (default 20 s; x10 under a wrapper).
  *
  * # Safety
  * `config` must be NULL or a live config.
  */
 enum vtf_status vtf_config_set_startup_timeout_ms(struct vtf_config *config, uint32_t ms);
+
+/**
+ * How long each command of clients of servers from this config may wait
+ * for its reply; 0 = forever. Default: env VTF_COMMAND_TIMEOUT_MS, else 60 s;
+ * grown x10 under a wrapper. A command without a reply in time fails with
+ * VTF_ERR_TIMEOUT naming the command, the server and what its process is doing.
+ *
+ * # Safety
+ * `config` must be NULL or a live config.
+ */
+enum vtf_status vtf_config_set_command_timeout_ms(struct vtf_config *config, uint32_t ms);
 
 /**
  * The Valkey version (git ref) to run, built from source and cached (from env
@@ -549,6 +575,39 @@ enum vtf_status vtf_config_set_keep_data(struct vtf_config *config, bool keep);
  * `config` must be NULL or a live config; `command` NULL or a C string.
  */
 enum vtf_status vtf_config_set_wrapper(struct vtf_config *config, const char *command);
+
+/**
+ * The credential clients send (AUTH) to a server attached with
+ * `vtf_server_attach` / `vtf_cluster_attach` (copied). Servers vtf starts
+ * take no password yet: `vtf_server_start` refuses a config with one.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `password` NULL or a C string.
+ */
+enum vtf_status vtf_config_set_password(struct vtf_config *config, const char *password);
+
+/**
+ * TLS files to attach with instead of vtf's own CA: `ca_cert` (required)
+ * signed the server's certificate; `client_cert` and `client_key` (both or
+ * neither; NULL for none) are presented under mutual TLS. Copied.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; the paths NULL or C strings.
+ */
+enum vtf_status vtf_config_set_tls_files(struct vtf_config *config,
+                                         const char *ca_cert,
+                                         const char *client_cert,
+                                         const char *client_key);
+
+/**
+ * Whether attaching empties the server (FLUSHALL; a cluster's primaries)
+ * so a test starts from an empty keyspace (default: env
+ * VTF_EXTERNAL_FLUSH=1, else off).
+ *
+ * # Safety
+ * `config` must be NULL or a live config.
+ */
+enum vtf_status vtf_config_set_flush_on_attach(struct vtf_config *config, bool on);
 
 /**
  * Polls `condition(user_data)` until it returns true, for at most
@@ -863,6 +922,31 @@ enum vtf_status vtf_server_info_field(const struct vtf_server *server,
  * `server` must be NULL or a live server.
  */
 enum vtf_status vtf_server_check_clean(const struct vtf_server *server);
+
+/**
+ * Attaches to a server vtf did not start, at `host:port`, with the
+ * config's password and TLS files (an empty config: plain TCP, no
+ * password). Returns once it answers. Commands, clients and
+ * `vtf_server_info_field` work; stop, restart, logs and check_clean return
+ * VTF_ERR_UNSUPPORTED; its pid is -1, its dir and log path "".
+ * `vtf_server_free` closes nothing but the handle: the server keeps running.
+ *
+ * # Safety
+ * `config` must be NULL or a live config; `host` NULL or a C string; `out` NULL or writable.
+ */
+enum vtf_status vtf_server_attach(const struct vtf_config *config,
+                                  const char *host,
+                                  uint16_t port,
+                                  struct vtf_server **out);
+
+/**
+ * Whether the server was attached (`vtf_server_attach`, env VTF_EXTERNAL)
+ * rather than started; false for NULL.
+ *
+ * # Safety
+ * `server` must be NULL or a live server.
+ */
+bool vtf_server_is_external(const struct vtf_server *server);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -23,7 +23,7 @@ cmake --build "$work/c-build" -j "$jobs"
 step "installing into $prefix"
 rm -rf "$prefix"
 cmake --install "$work/c-build" --prefix "$prefix" >/dev/null
-for f in include/vtf.h lib/libvtf.a lib/libvtf.so lib/pkgconfig/vtf.pc \
+for f in bin/vtf include/vtf.h lib/libvtf.a lib/libvtf.so lib/pkgconfig/vtf.pc \
          lib/cmake/ValkeyTestFramework/ValkeyTestFrameworkConfig.cmake \
          lib/cmake/ValkeyTestFramework/ValkeyTestFrameworkConfigVersion.cmake; do
   [ -e "$prefix/$f" ] || { echo "c-tests.sh: $prefix/$f was not installed" >&2; exit 1; }

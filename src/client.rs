@@ -29,7 +29,37 @@ pub struct Endpoint {
     tls: TlsMode,
     /// The server process to consult when the connection breaks.
     process: Option<Arc<ProcessState>>,
+    /// How long a command may wait for its reply (`None`: forever).
+    command_timeout: Option<Duration>,
     description: String,
+    /// Sent with AUTH on connect.
+    password: Option<String>,
+    /// Trusted / presented instead of vtf's own CA (servers vtf did not start).
+    certificates: Option<Arc<ClientCertificates>>,
+}
+
+/// PEM text a TLS client trusts and presents instead of vtf's generated
+/// CA and client certificate: for servers that vtf did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificates {
+    pub ca_cert_pem: Vec<u8>,
+    /// Client certificate and key, presented under mutual TLS.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ClientCertificates {
+    fn for_redis(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self
+                .client
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: Some(self.ca_cert_pem.clone()),
+        }
+    }
 }
 
 impl Endpoint {
@@ -42,11 +72,33 @@ impl Endpoint {
             port,
             tls: TlsMode::Off,
             process: None,
+            password: None,
+            certificates: None,
+            command_timeout: None,
         }
+    }
+
+    /// The credential to AUTH with on connect.
+    pub fn password(mut self, password: Option<String>) -> Endpoint {
+        self.password = password;
+        self
+    }
+
+    /// TLS with these certificates instead of vtf's own.
+    pub fn certificates(mut self, certificates: Arc<ClientCertificates>) -> Endpoint {
+        self.certificates = Some(certificates);
+        self
     }
 
     pub fn tls(mut self, mode: TlsMode) -> Endpoint {
         self.tls = mode;
+        self
+    }
+
+    /// How long each command of a client of this endpoint may wait for its
+    /// reply (`None`: forever); a client can change it with `set_timeout`.
+    pub fn command_timeout(mut self, timeout: Option<Duration>) -> Endpoint {
+        self.command_timeout = timeout;
         self
     }
 
@@ -104,6 +156,8 @@ pub struct Client {
     connection: Option<Connection>,
     /// The processes behind this client, consulted when the connection breaks.
     watched: Vec<Arc<ProcessState>>,
+    /// Applied to every connection this client opens.
+    timeout: Option<Duration>,
     description: String,
 }
 
@@ -122,6 +176,7 @@ impl Client {
             target: Target::Single(single_client(endpoint)?),
             connection: None,
             watched: endpoint.process.iter().cloned().collect(),
+            timeout: endpoint.command_timeout,
             description: endpoint.description.clone(),
         };
         client.ensure_connected()?;
@@ -136,15 +191,22 @@ impl Client {
             .first()
             .ok_or_else(|| Error::invalid("a cluster client needs at least one node"))?;
         let mode = first.tls;
+        let timeout = first.command_timeout;
         let urls: Vec<String> = nodes.iter().map(Endpoint::url).collect();
         let mut builder = ClusterClient::builder(urls)
             .connection_timeout(CONNECT_TIMEOUT)
             .retries(6);
+        if let Some(timeout) = timeout {
+            builder = builder.response_timeout(timeout);
+        }
         if mode.is_on() {
             tls::install_crypto_provider();
             builder = builder
                 .tls(redis::TlsMode::Secure)
-                .certs(tls::client_certificates(mode == TlsMode::Mutual)?);
+                .certs(certificates_for(first)?);
+        }
+        if let Some(password) = &first.password {
+            builder = builder.password(password);
         }
         let cluster = builder.build().map_err(|e| {
             Error::new(
@@ -156,6 +218,7 @@ impl Client {
             target: Target::Cluster(cluster),
             connection: None,
             watched: nodes.iter().filter_map(|n| n.process.clone()).collect(),
+            timeout,
             description: format!(
                 "cluster of {} nodes ({}, ...)",
                 nodes.len(),
@@ -244,24 +307,37 @@ impl Client {
         }
     }
 
-    /// Sets how long a command may wait for its reply (`None`: forever).
+    /// Sets how long a command may wait for its reply (`None`: forever), for
+    /// this connection and the ones it reopens. A command without a reply in
+    /// time fails with `ErrorKind::Timeout`. (A cluster client keeps the
+    /// timeout it was built with.)
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.timeout = timeout;
         self.ensure_connected()?;
         if let Some(Connection::Single(conn)) = &mut self.connection {
-            conn.set_read_timeout(timeout)
-                .and_then(|_| conn.set_write_timeout(timeout))
-                .map_err(|e| Error::invalid(format!("setting the timeout: {e}")))?;
+            apply_timeout(conn, timeout)?;
         }
         Ok(())
+    }
+
+    /// The command timeout in effect (`None`: forever).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     fn ensure_connected(&mut self) -> Result<()> {
         if self.connection.is_some() {
             return Ok(());
         }
+        let timeout = self.timeout;
         let connection = match &self.target {
             Target::Single(client) => client
                 .get_connection_with_timeout(CONNECT_TIMEOUT)
+                .and_then(|conn| {
+                    conn.set_read_timeout(timeout)?;
+                    conn.set_write_timeout(timeout)?;
+                    Ok(conn)
+                })
                 .map(Connection::Single),
             Target::Cluster(cluster) => cluster
                 .get_connection()
@@ -272,7 +348,7 @@ impl Client {
                 self.connection = Some(c);
                 Ok(())
             }
-            Err(e) => Err(self.explain(&e, "connecting")),
+            Err(e) => Err(self.explain(&e, "connecting", Some(CONNECT_TIMEOUT))),
         }
     }
 
@@ -305,12 +381,14 @@ impl Client {
                 self.watched.iter().any(|s| !s.poll())
             });
         }
-        self.explain(err, what)
+        self.explain(err, what, self.timeout)
     }
 
-    /// Turns a transport error into ours; when a watched server process has
-    /// died (or is dying: its log shows a crash report), says so with the report.
-    fn explain(&self, err: &RedisError, what: &str) -> Error {
+    /// Turns a transport error into ours. When a watched server process has
+    /// died (or is dying: its log shows a crash report), says so with the
+    /// report; when the reply did not come within `limit`, it is a Timeout
+    /// that says what the server processes are doing.
+    fn explain(&self, err: &RedisError, what: &str, limit: Option<Duration>) -> Error {
         for state in &self.watched {
             if state.poll() && !diagnostics::crash_in_log(state) {
                 continue;
@@ -327,6 +405,28 @@ impl Client {
                 ),
             );
         }
+        if err.is_timeout() {
+            let within = limit.map_or(String::new(), |t| {
+                format!(" within {:.1} s", t.as_secs_f64())
+            });
+            let doing: Vec<String> = self
+                .watched
+                .iter()
+                .map(|s| format!("{} is {}", s.describe(), s.activity()))
+                .collect();
+            let doing = if doing.is_empty() {
+                "no server process is watched by this client".to_string()
+            } else {
+                doing.join("; ")
+            };
+            return Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{what} to {}: no reply{within} ({err}); {doing}",
+                    self.description
+                ),
+            );
+        }
         let kind = if err.kind() == redis::ErrorKind::Io || err.is_connection_dropped() {
             ErrorKind::Connection
         } else if format!("{err}").contains("TLS") || format!("{err:?}").contains("Tls") {
@@ -336,6 +436,12 @@ impl Client {
         };
         Error::new(kind, format!("{what} to {}: {err}", self.description))
     }
+}
+
+fn apply_timeout(conn: &mut redis::Connection, timeout: Option<Duration>) -> Result<()> {
+    conn.set_read_timeout(timeout)
+        .and_then(|_| conn.set_write_timeout(timeout))
+        .map_err(|e| Error::invalid(format!("setting the timeout: {e}")))
 }
 
 fn unreachable_connection() -> redis::RedisResult<redis::Value> {
@@ -391,14 +497,17 @@ fn single_client(endpoint: &Endpoint) -> Result<redis::Client> {
     let mode = endpoint.tls;
     let certs = if mode.is_on() {
         tls::install_crypto_provider();
-        Some(tls::client_certificates(mode == TlsMode::Mutual)?)
+        Some(certificates_for(endpoint)?)
     } else {
         None
     };
     let built = endpoint.url().into_connection_info().and_then(|info| {
         // No CLIENT SETINFO on connect: one round trip less for every
         // connection (readiness probes over TLS, stop, info_field).
-        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        let mut settings = info.redis_settings().clone().set_skip_set_lib_name();
+        if let Some(password) = &endpoint.password {
+            settings = settings.set_password(password);
+        }
         let info = info.set_redis_settings(settings);
         match certs {
             Some(certs) => redis::Client::build_with_tls(info, certs),
@@ -411,6 +520,15 @@ fn single_client(endpoint: &Endpoint) -> Result<redis::Client> {
             format!("client for {}: {e}", endpoint.description),
         )
     })
+}
+
+/// The endpoint's own certificates, else vtf's CA (and client certificate
+/// under mutual TLS).
+fn certificates_for(endpoint: &Endpoint) -> Result<redis::TlsCertificates> {
+    match &endpoint.certificates {
+        Some(certs) => Ok(certs.for_redis()),
+        None => tls::client_certificates(endpoint.tls == TlsMode::Mutual),
+    }
 }
 
 /// Splits a command line on white space; double quotes group, and inside

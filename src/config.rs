@@ -12,6 +12,9 @@ pub use crate::tls::TlsMode;
 
 /// Default wait for a server to answer PING after it was spawned.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default wait for the reply to each command of vtf's clients (grown under a
+/// wrapper); a test that blocks on purpose sets `None` (forever).
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much slower a server runs under a wrapper (valgrind: about tenfold).
 pub const WRAPPER_SLOWDOWN: u32 = 10;
 
@@ -40,7 +43,22 @@ pub struct Config {
     pub(crate) tls: Option<TlsMode>,
     pub(crate) startup_timeout: Option<Duration>,
     pub(crate) keep_data: bool,
+    /// `None`: env `VTF_COMMAND_TIMEOUT_MS`, else the default; `Some(None)`: forever.
+    pub(crate) command_timeout: Option<Option<Duration>>,
     pub(crate) wrapper: Option<Vec<String>>,
+    pub(crate) password: Option<String>,
+    pub(crate) tls_files: Option<ClientTlsFiles>,
+    pub(crate) flush_on_attach: Option<bool>,
+}
+
+/// TLS files a client brings for a server vtf did not start: the CA that
+/// signed the server's certificate, and for mutual TLS a client certificate
+/// and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTlsFiles {
+    pub ca_cert: PathBuf,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -111,6 +129,26 @@ impl Config {
         self
     }
 
+    /// How long each command of a client of these servers may wait for its
+    /// reply (`None`: forever), instead of env `VTF_COMMAND_TIMEOUT_MS` or
+    /// [`DEFAULT_COMMAND_TIMEOUT`]. Grown under a wrapper, like every wait.
+    pub fn command_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.command_timeout = Some(timeout);
+        self
+    }
+
+    /// The command timeout clients of these servers get: the config's, else
+    /// env `VTF_COMMAND_TIMEOUT_MS`'s, else [`DEFAULT_COMMAND_TIMEOUT`],
+    /// grown by [`Config::scaled`]; `None` is forever.
+    pub fn effective_command_timeout(&self) -> Option<Duration> {
+        let chosen = match self.command_timeout {
+            Some(timeout) => timeout,
+            None => vars::or_warn(vars::command_timeout(), None)
+                .unwrap_or(Some(DEFAULT_COMMAND_TIMEOUT)),
+        };
+        chosen.map(|t| self.scaled(t))
+    }
+
     /// Keep the server's directory when it is dropped (also env `VTF_KEEP_DATA=1`).
     pub fn keep_data(mut self, keep: bool) -> Self {
         self.keep_data = keep;
@@ -126,6 +164,54 @@ impl Config {
     {
         self.wrapper = Some(command.into_iter().map(Into::into).collect());
         self
+    }
+
+    /// The credential clients send (`AUTH`). For attached servers
+    /// ([`crate::Server::attach`]); servers vtf starts do not take one yet.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// TLS files to connect with instead of vtf's own CA: for attached
+    /// servers, which vtf's CA did not sign. The client certificate and key
+    /// are for mutual TLS (both or neither).
+    pub fn tls_files(
+        mut self,
+        ca_cert: impl Into<PathBuf>,
+        client_cert: Option<PathBuf>,
+        client_key: Option<PathBuf>,
+    ) -> Self {
+        self.tls_files = Some(ClientTlsFiles {
+            ca_cert: ca_cert.into(),
+            client_cert,
+            client_key,
+        });
+        self
+    }
+
+    /// Empty an attached server (`FLUSHALL`) when attaching to it, so a test
+    /// starts from an empty keyspace as it does on a server vtf started
+    /// (default: env `VTF_EXTERNAL_FLUSH=1`, else off: an external server's
+    /// data is not vtf's to delete unless asked).
+    pub fn flush_on_attach(mut self, flush: bool) -> Self {
+        self.flush_on_attach = Some(flush);
+        self
+    }
+
+    pub(crate) fn flush_on_attach_requested(&self) -> Result<bool> {
+        match self.flush_on_attach {
+            Some(flush) => Ok(flush),
+            None => vars::external_flush(),
+        }
+    }
+
+    pub fn get_password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    pub fn get_tls_files(&self) -> Option<&ClientTlsFiles> {
+        self.tls_files.as_ref()
     }
 
     /// Forgets a wrapper set with [`Config::wrapper`]: env `VTF_SERVER_WRAPPER` applies again.

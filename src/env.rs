@@ -12,8 +12,11 @@
 //! | `VTF_TLS` | flag, or `mutual`: servers speak TLS (clients present certificates under `mutual`) unless the config chose | off |
 //! | `VTF_KEEP_DATA` | flag: keep every server's directory when the server goes (its path is printed) | off |
 //! | `VTF_SERVER_WRAPPER` | a command, split on white space, that servers run under (e.g. `valgrind --error-exitcode=99`), unless the config sets one; every timeout grows tenfold under it | none |
+//! | `VTF_COMMAND_TIMEOUT_MS` | how long a command of vtf's clients may wait for its reply, in ms (`0`: forever), unless the config sets it; grown under a wrapper | 60000 |
 //! | `VTF_TMPDIR` | where the servers' directories are made | the system temp dir |
 //! | `VTF_PORT_LOCK_DIR` | the port lock files; every process on the machine must use the same | `<system temp dir>/vtf-ports` |
+//! | `VTF_EXTERNAL` | `host:port[,host:port...]` or the JSON `vtf ... --json` prints: `Server::start` attaches to the first server instead of starting one, and a cluster's start to the cluster it describes (see `external`) | servers are started |
+//! | `VTF_EXTERNAL_FLUSH` | flag: attaching empties the server (FLUSHALL) unless the config chose | off |
 //!
 //! **Flags** are case-insensitive, with white space around ignored: `1`,
 //! `true`, `yes` and `on` are on; `0`, `false`, `no`, `off`, empty and unset
@@ -27,6 +30,7 @@ use std::collections::HashSet;
 use std::env;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::process::lock;
@@ -42,7 +46,10 @@ pub const TLS: &str = "VTF_TLS";
 pub const KEEP_DATA: &str = "VTF_KEEP_DATA";
 pub const SERVER_WRAPPER: &str = "VTF_SERVER_WRAPPER";
 pub const TMPDIR: &str = "VTF_TMPDIR";
+pub const COMMAND_TIMEOUT_MS: &str = "VTF_COMMAND_TIMEOUT_MS";
 pub const PORT_LOCK_DIR: &str = "VTF_PORT_LOCK_DIR";
+pub const EXTERNAL: &str = "VTF_EXTERNAL";
+pub const EXTERNAL_FLUSH: &str = "VTF_EXTERNAL_FLUSH";
 
 /// The value of a flag's text by the one rule; `None` for anything else.
 pub fn parse_flag(value: &str) -> Option<bool> {
@@ -87,6 +94,21 @@ pub fn tls() -> Result<Option<TlsMode>> {
     }
 }
 
+/// Env `VTF_COMMAND_TIMEOUT_MS`: `None` when unset, `Some(None)` for 0
+/// (forever), else the timeout.
+pub fn command_timeout() -> Result<Option<Option<Duration>>> {
+    let Some(text) = value(COMMAND_TIMEOUT_MS) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(0) => Ok(Some(None)),
+        Ok(ms) => Ok(Some(Some(Duration::from_millis(ms)))),
+        Err(_) => Err(Error::invalid(format!(
+            "env {COMMAND_TIMEOUT_MS}={text:?} is not a number of milliseconds (0 means forever)"
+        ))),
+    }
+}
+
 pub fn keep_data() -> Result<bool> {
     flag(KEEP_DATA)
 }
@@ -99,22 +121,27 @@ pub fn quiet() -> Result<bool> {
     flag(QUIET)
 }
 
+pub fn external_flush() -> Result<bool> {
+    flag(EXTERNAL_FLUSH)
+}
+
 /// Checks every variable that has a fixed set of values, so that a mistake
 /// fails the first start instead of being read as off later.
 pub fn check() -> Result<()> {
     keep_data()?;
     tls()?;
+    command_timeout()?;
     Ok(())
 }
 
-/// `result`, or `fallback` after a warning on stderr (once per message), for
-/// the places that cannot return an error.
+/// `result`, or `fallback` (the default: off for a flag) after a warning on
+/// stderr (once per message), for the places that cannot return an error.
 pub(crate) fn or_warn<T>(result: Result<T>, fallback: T) -> T {
     result.unwrap_or_else(|e| {
         static WARNED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
         let message = e.message().to_string();
         if lock(WARNED.get_or_init(Default::default)).insert(message.clone()) {
-            eprintln!("vtf: warning: {message}; taken as off");
+            eprintln!("vtf: warning: {message}; the default applies");
         }
         fallback
     })

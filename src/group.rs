@@ -11,7 +11,7 @@ use crate::server::Server;
 pub(crate) fn start_nodes(config: &Config, count: usize, what: &str) -> Result<Vec<Server>> {
     let results: Vec<Result<Server>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..count)
-            .map(|_| scope.spawn(|| Server::start(config)))
+            .map(|_| scope.spawn(|| Server::spawn(config)))
             .collect();
         handles
             .into_iter()
@@ -52,7 +52,7 @@ pub(crate) fn start_nodes(config: &Config, count: usize, what: &str) -> Result<V
 /// its link until it is stopped too.
 pub(crate) fn stop_all<'a>(nodes: impl IntoIterator<Item = &'a mut Server>) {
     std::thread::scope(|scope| {
-        for node in nodes {
+        for node in nodes.into_iter().filter(|n| !n.is_external()) {
             scope.spawn(move || {
                 if node.stop().is_err() {
                     node.kill_now();

@@ -12,14 +12,16 @@
 //! ```
 //!
 //! One module per concept: [`ports`] (cross-process port reservation),
-//! [`config`], [`env`] (every `VTF_*` variable, one flag rule), [`engine`] (which engine and version a binary is),
+//! [`config`], [`env`] (every `VTF_*` variable, one flag rule), [`external`]
+//! (servers vtf did not start), [`engine`] (which engine and version a binary is),
 //! [`server`], [`process`] (spawning without orphans, and a process's
 //! state), [`workdir`] (a server's directory), [`client`] (and the
 //! [`client::Endpoint`] a server hands out), [`reply`], [`tls`], `group`
 //! (starting and stopping a group's servers), [`replication`], [`cluster`],
 //! [`build`] (servers built from source), [`diagnostics`] (log tails, crash
-//! and sanitizer reports, waits that explain themselves), and [`ffi`] (the C
-//! ABI mirror).
+//! and sanitizer reports, waits that explain themselves), [`topology`] (the
+//! JSON description of running servers that the `vtf` command prints), and
+//! [`ffi`] (the C ABI mirror).
 //!
 //! The modules depend on each other one way only: `client` knows endpoints
 //! and processes, not servers; `server` hands out endpoints; the groups
@@ -33,6 +35,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod env;
 pub mod error;
+pub mod external;
 pub mod ffi;
 mod group;
 pub mod ports;
@@ -41,11 +44,12 @@ pub mod replication;
 pub mod reply;
 pub mod server;
 pub mod tls;
+pub mod topology;
 pub mod workdir;
 
 pub use client::{Client, Endpoint};
 pub use cluster::Cluster;
-pub use config::Config;
+pub use config::{ClientTlsFiles, Config};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use replication::Replication;

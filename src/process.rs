@@ -207,6 +207,31 @@ impl ProcessState {
         )
     }
 
+    /// What the process is doing, from the kernel (`/proc/PID/stat`): for
+    /// messages about a server that does not answer.
+    pub fn activity(&self) -> Activity {
+        let Some(pid) = self.pid() else {
+            return match self.exit_status() {
+                Some(status) => Activity::Exited(status),
+                None => Activity::NotRunning,
+            };
+        };
+        match proc_state(pid) {
+            Some('R') => Activity::Running,
+            Some('S') | Some('I') => Activity::Sleeping,
+            Some('D') => Activity::DiskSleep,
+            Some('T') | Some('t') => Activity::Stopped,
+            Some(other) => Activity::Other(other),
+            // Gone between the pid and the read: reap it for the status.
+            None => match self.poll() {
+                false => self
+                    .exit_status()
+                    .map_or(Activity::NotRunning, Activity::Exited),
+                true => Activity::Other('?'),
+            },
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -227,6 +252,45 @@ impl ProcessState {
         *lock(&self.last_pid) = Some(child.id());
         *lock(&self.child) = Some(child);
     }
+}
+
+/// What a server's process is doing, as the kernel reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// On a CPU or ready for one (busy: a long command, a loop).
+    Running,
+    /// Waiting for an event (an idle server sleeps in epoll).
+    Sleeping,
+    /// In uninterruptible sleep (disk or kernel wait).
+    DiskSleep,
+    /// Stopped by a signal (SIGSTOP, SIGTSTP) or a debugger: it answers nothing.
+    Stopped,
+    Exited(ExitStatus),
+    NotRunning,
+    /// Another state letter of /proc/PID/stat.
+    Other(char),
+}
+
+impl std::fmt::Display for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Activity::Running => write!(f, "running (busy on a CPU: state R)"),
+            Activity::Sleeping => write!(f, "sleeping (waiting for an event: state S)"),
+            Activity::DiskSleep => write!(f, "in uninterruptible sleep (state D)"),
+            Activity::Stopped => write!(f, "stopped (by SIGSTOP, SIGTSTP or a debugger: state T)"),
+            Activity::Exited(status) => write!(f, "gone: it {}", describe_exit(*status)),
+            Activity::NotRunning => write!(f, "not running"),
+            Activity::Other(c) => write!(f, "in process state {c}"),
+        }
+    }
+}
+
+/// The state letter of `/proc/PID/stat` (after the command name, which may
+/// itself hold spaces and parentheses).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
 }
 
 /// "exited with status N" / "killed by signal N".

@@ -93,7 +93,7 @@ impl Replication {
             .effective_startup_timeout()
             .max(replica_config.effective_startup_timeout());
         let primary =
-            Server::start(&primary_config).map_err(|e| e.context("starting the primary"))?;
+            Server::spawn(&primary_config).map_err(|e| e.context("starting the primary"))?;
         let attached = replica_config
             .clone()
             .set_arg("replicaof", replicaof(primary.port()));
@@ -261,7 +261,7 @@ impl Replication {
             .clone()
             .set_arg("replicaof", replicaof(self.primary().port()));
         let server =
-            Server::start(&config).map_err(|e| e.context(format!("starting replica {index}")))?;
+            Server::spawn(&config).map_err(|e| e.context(format!("starting replica {index}")))?;
         self.nodes.push(server);
         self.order.push(self.nodes.len() - 1);
         if let Err(e) = self.wait_replicas(std::iter::once(index), self.sync_timeout) {
@@ -388,12 +388,21 @@ fn wait_replica(
     Err(Error::new(
         ErrorKind::Timeout,
         format!(
-            "replica {index} ({}) did not catch up with the primary {HOST}:{} within {:.1} s: \
-             primary master_repl_offset {} at the call (replid now {}), replica slave_repl_offset {} \
-             (replid {}, master_port {}, master_link_status {}){}; {}",
+            "replica {index} ({}, which is {}) did not catch up with the primary {HOST}:{} \
+             (which is {}) within {:.1} s: {}; primary master_repl_offset {} at the call (replid \
+             now {}), replica slave_repl_offset {} (replid {}, master_port {}, \
+             master_link_status {}){}; {}",
             replica.describe(),
+            replica.activity(),
             target.port,
+            primary.activity(),
             started.elapsed().as_secs_f64(),
+            match view.offset {
+                Some(offset) if offset < target.offset =>
+                    format!("lagging by {} bytes", target.offset - offset),
+                Some(_) => "not following the primary's history".to_string(),
+                None => "its replication offset unknown".to_string(),
+            },
             target.offset,
             show(&primary_replid),
             view.offset.map_or("(none)".into(), |o| o.to_string()),

@@ -16,15 +16,18 @@ use crate::config::Config;
 use crate::diagnostics::{self, log_excerpt};
 pub use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::external::{self, External};
 pub use crate::ports::HOST;
 use crate::ports::{self, PortReservation};
-use crate::process::{self, describe_exit, ProcessState};
+use crate::process::{self, describe_exit, Activity, ProcessState};
 pub use crate::reply::info_value;
 use crate::tls::{self, TlsFiles, TlsMode};
 use crate::workdir::{self, absolute, LOG_FILE, TLS_DIR};
 
 /// How long a server may take to exit after SHUTDOWN (grown under a wrapper).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a server may take to exit after SIGTERM before it gets SIGKILL.
+pub const SIGTERM_GRACE: Duration = Duration::from_secs(3);
 /// Bind races with programs that do not use our port locks are retried this often.
 const PORT_ATTEMPTS: usize = 5;
 
@@ -37,13 +40,39 @@ pub struct Server {
     engine: Engine,
     tls_mode: TlsMode,
     tls_files: Option<TlsFiles>,
-    reservation: PortReservation,
+    /// `None` for an attached server, which has no port of ours.
+    reservation: Option<PortReservation>,
     state: Arc<ProcessState>,
+    /// Set for a server vtf did not start (see [`Server::attach`]).
+    external: Option<Box<External>>,
 }
 
 impl Server {
-    /// Starts a server and returns once it answers PING.
+    /// Starts a server and returns once it answers PING; with env
+    /// `VTF_EXTERNAL` set, attaches to the first server it names instead
+    /// (see [`crate::external`]).
     pub fn start(config: &Config) -> Result<Server> {
+        match external::from_env()? {
+            Some(topology) => {
+                let node = &topology.nodes[0];
+                Server::attach(
+                    &external::config_for(config, &topology),
+                    &node.host,
+                    node.port,
+                )
+                .map_err(|e| e.context(format!("env {}", external::ENV)))
+            }
+            None => Server::spawn(config),
+        }
+    }
+
+    /// Starts a server process whatever env `VTF_EXTERNAL` says.
+    pub fn spawn(config: &Config) -> Result<Server> {
+        if config.get_password().is_some() || config.get_tls_files().is_some() {
+            return Err(Error::invalid(
+                "Config::password and Config::tls_files are for attaching to servers vtf did                  not start; the servers vtf starts use its own certificates and no password yet",
+            ));
+        }
         config.validate()?;
         let binary = absolute(&config.resolve_binary()?);
         let engine = Engine::detect(&binary)?;
@@ -77,8 +106,9 @@ impl Server {
                 engine: engine.clone(),
                 tls_mode,
                 tls_files: tls_files.clone(),
-                reservation,
+                reservation: Some(reservation),
                 state,
+                external: None,
             };
             match server.spawn_and_wait() {
                 Ok(()) => return Ok(server),
@@ -206,9 +236,10 @@ impl Server {
         Err(StartError::Fatal(Error::new(
             ErrorKind::Timeout,
             format!(
-                "{} did not answer PING within {:.1} s (last attempt: {}); command: {command}; {}",
+                "{} did not answer PING within {:.1} s (it is {}; last attempt: {}); command: {command}; {}",
                 self.state.describe(),
                 started.elapsed().as_secs_f64(),
+                self.state.activity(),
                 if last_probe_error.is_empty() {
                     "none"
                 } else {
@@ -279,22 +310,111 @@ impl Server {
         ))
     }
 
+    /// Attaches to a server that vtf did not start, at `host:port`, with the
+    /// config's credential ([`Config::password`]) and TLS settings
+    /// ([`Config::tls_files`], else vtf's CA when its TLS mode is on); the
+    /// config's binary, arguments and modules do not apply. Returns once the
+    /// server answers PING, after `FLUSHALL` when
+    /// [`Config::flush_on_attach`] asks for it. Clients, commands and
+    /// `info_field` work; what needs the process (stop, restart, pid, logs,
+    /// check_clean) fails with [`ErrorKind::Unsupported`]; dropping it
+    /// leaves the server as it is.
+    pub fn attach(config: &Config, host: &str, port: u16) -> Result<Server> {
+        let server = Server::attached(config, host, port)?;
+        if config.flush_on_attach_requested()? {
+            server.flush_all()?;
+        }
+        Ok(server)
+    }
+
+    /// [`Server::attach`] without the flush (a cluster flushes its primaries only).
+    pub(crate) fn attached(config: &Config, host: &str, port: u16) -> Result<Server> {
+        let external = external::external(config, host, port)?;
+        let address = format!("{}:{}", external.host, external.port);
+        let mut server = Server {
+            config: config.clone(),
+            binary: PathBuf::new(),
+            engine: Engine {
+                name: "valkey".to_string(),
+                version: (0, 0, 0),
+            },
+            tls_mode: external.tls,
+            tls_files: None,
+            reservation: None,
+            state: Arc::new(ProcessState::new(
+                address.clone(),
+                PathBuf::new(),
+                PathBuf::new(),
+            )),
+            external: Some(Box::new(external)),
+        };
+        let attaching = |e: Error| e.context(format!("attaching to the external server {address}"));
+        let mut client = server.connect().map_err(attaching)?;
+        let reply = client.cmd(["INFO", "server"]).map_err(attaching)?;
+        if let Some(err) = reply.error() {
+            return Err(attaching(Error::new(
+                ErrorKind::Connection,
+                format!("INFO server was refused: {err}"),
+            )));
+        }
+        server.engine = external::engine_from_info(reply.as_str().unwrap_or_default());
+        Ok(server)
+    }
+
+    fn flush_all(&self) -> Result<()> {
+        let reply = self.connect()?.cmd(["FLUSHALL"])?;
+        match reply.error() {
+            Some(err) => Err(Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "FLUSHALL on {} (flush on attach) failed: {err}",
+                    self.address()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether vtf attached to this server rather than starting it.
+    pub fn is_external(&self) -> bool {
+        self.external.is_some()
+    }
+
+    /// Fails with [`ErrorKind::Unsupported`] for an attached server.
+    fn require_process(&self, what: &str) -> Result<()> {
+        match &self.external {
+            Some(_) => Err(external::unsupported(&self.address(), what)),
+            None => Ok(()),
+        }
+    }
+
     pub fn port(&self) -> u16 {
-        self.reservation.port()
+        match (&self.external, &self.reservation) {
+            (Some(external), _) => external.port,
+            (None, Some(reservation)) => reservation.port(),
+            (None, None) => 0,
+        }
     }
 
     /// The cluster bus port (port + 10000), reserved with the port.
     pub fn bus_port(&self) -> u16 {
-        self.reservation.bus_port()
+        match &self.reservation {
+            Some(reservation) => reservation.bus_port(),
+            None => self.port().saturating_add(10000),
+        }
     }
 
+    /// "127.0.0.1", or the host of an attached server.
     pub fn host(&self) -> &str {
-        HOST
+        match &self.external {
+            Some(external) => &external.host,
+            None => HOST,
+        }
     }
 
-    /// "127.0.0.1:port".
+    /// "host:port".
     pub fn address(&self) -> String {
-        format!("{HOST}:{}", self.port())
+        format!("{}:{}", self.host(), self.port())
     }
 
     /// The pid while the process runs.
@@ -310,8 +430,10 @@ impl Server {
         self.state.log_path()
     }
 
+    /// Whether the process runs; an attached server counts as running
+    /// (vtf has no process of it to watch).
     pub fn is_running(&self) -> bool {
-        self.state.poll()
+        self.external.is_some() || self.state.poll()
     }
 
     pub fn config(&self) -> &Config {
@@ -362,9 +484,18 @@ impl Server {
         self.state.exit_status()
     }
 
+    /// What the process is doing, as the kernel reports it (running,
+    /// sleeping, stopped, gone with its exit status).
+    pub fn activity(&self) -> Activity {
+        self.state.activity()
+    }
+
     /// "server 127.0.0.1:PORT (pid N, dir D)", for messages.
     pub fn describe(&self) -> String {
-        self.state.describe()
+        match &self.external {
+            Some(_) => format!("external server {}", self.address()),
+            None => self.state.describe(),
+        }
     }
 
     pub(crate) fn state(&self) -> &Arc<ProcessState> {
@@ -374,9 +505,22 @@ impl Server {
     /// Where clients connect: this server's address and TLS mode, with its
     /// process to watch when a connection breaks.
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint::new(HOST, self.port())
-            .tls(self.tls_mode)
-            .watching(self.state.clone())
+        match &self.external {
+            Some(external) => {
+                let endpoint = Endpoint::new(&external.host, external.port)
+                    .tls(external.tls)
+                    .password(external.password.clone())
+                    .command_timeout(self.config.effective_command_timeout());
+                match &external.certificates {
+                    Some(certs) => endpoint.certificates(certs.clone()),
+                    None => endpoint,
+                }
+            }
+            None => Endpoint::new(HOST, self.port())
+                .tls(self.tls_mode)
+                .command_timeout(self.config.effective_command_timeout())
+                .watching(self.state.clone()),
+        }
     }
 
     /// Opens a new client connection to this server.
@@ -391,12 +535,37 @@ impl Server {
     }
 
     /// Stops the server, saving the dataset first when `save` is true.
+    ///
+    /// Always ends, whatever the process does: SHUTDOWN (its connect and
+    /// reply bounded), then the grace to exit (10 s, grown under a wrapper),
+    /// then SIGTERM and [`SIGTERM_GRACE`], then SIGKILL by pid, and the
+    /// process is reaped. A stopped process (SIGSTOP) can neither answer nor
+    /// handle SIGTERM, so it gets SIGKILL at once. An error says the dataset
+    /// could not be saved or the process would not die.
     pub fn shutdown(&mut self, save: bool) -> Result<()> {
+        self.require_process("stopping a server")?;
         if !self.state.poll() {
             return Ok(());
         }
         let grace = self.config.scaled(SHUTDOWN_GRACE);
+        let started = Instant::now();
         let command = if save { "SAVE" } else { "NOSAVE" };
+        if self.state.activity() == Activity::Stopped {
+            let described = self.describe();
+            eprintln!("vtf: {described} is stopped (SIGSTOP?), so it cannot shut down: SIGKILL");
+            self.kill_now();
+            if save {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "SHUTDOWN SAVE was impossible: {described} was stopped, so it was \
+                         killed without saving; {}",
+                        log_excerpt(&self.state)
+                    ),
+                ));
+            }
+            return self.reaped();
+        }
         // NOW: a primary does not wait (up to shutdown-timeout, ~1 s in practice)
         // for its replicas to acknowledge the last writes; tests that need the
         // replicas caught up say so with wait_sync. Valkey and Redis >= 7 know it.
@@ -404,8 +573,10 @@ impl Server {
         if self.engine.has_shutdown_now() {
             shutdown.push("NOW");
         }
-        // Unwatched: the connection closing is the expected reply.
-        if let Ok(mut client) = Client::connect(&self.endpoint().unwatched()) {
+        // Unwatched: the connection closing is the expected reply, which
+        // comes when the process exits, so the reply may take the grace.
+        let endpoint = self.endpoint().unwatched().command_timeout(Some(grace));
+        if let Ok(mut client) = Client::connect(&endpoint) {
             // An error reply means it refused.
             if let Ok(reply) = client.cmd(&shutdown) {
                 if let Some(err) = reply.error() {
@@ -416,16 +587,35 @@ impl Server {
                 }
             }
         }
-        if self.state.wait_exit(grace) {
+        if self
+            .state
+            .wait_exit(grace.saturating_sub(started.elapsed()))
+        {
             return Ok(());
         }
+        eprintln!(
+            "vtf: {} did not exit within {:.1} s of SHUTDOWN {command} (it is {}): SIGTERM",
+            self.describe(),
+            grace.as_secs_f64(),
+            self.activity()
+        );
         if let Some(pid) = self.pid() {
             let _ = process::signal(pid, libc::SIGTERM);
         }
-        if self.state.wait_exit(Duration::from_secs(5)) {
+        if self.state.wait_exit(SIGTERM_GRACE) {
             return Ok(());
         }
+        eprintln!(
+            "vtf: {} did not exit within {:.1} s of SIGTERM: SIGKILL",
+            self.describe(),
+            SIGTERM_GRACE.as_secs_f64()
+        );
         self.kill_now();
+        self.reaped()
+    }
+
+    /// After a SIGKILL: Ok once the process is gone.
+    fn reaped(&self) -> Result<()> {
         if self.state.poll() {
             return Err(Error::new(
                 ErrorKind::Timeout,
@@ -444,6 +634,7 @@ impl Server {
     /// shutdown and the directory kept, so it is loaded again; without, the
     /// data files are removed and the server starts empty.
     pub fn restart(&mut self, keep_data: bool) -> Result<()> {
+        self.require_process("restarting a server")?;
         self.shutdown(keep_data)?;
         if !keep_data {
             workdir::clear_data(self.dir())?;
@@ -465,6 +656,7 @@ impl Server {
 
     /// Whether the log holds `needle`.
     pub fn log_contains(&self, needle: &str) -> Result<bool> {
+        self.require_process("reading the server's log")?;
         let text = fs::read(self.log_path())
             .map_err(|e| Error::io(format!("reading {}", self.log_path().display()), e))?;
         Ok(String::from_utf8_lossy(&text).contains(needle))
@@ -473,6 +665,7 @@ impl Server {
     /// Waits until the log holds `needle`; fails early if the server exits
     /// without having written it.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<()> {
+        self.require_process("waiting for the server's log")?;
         let mut found = Ok(false);
         let mut exited = false;
         process::poll_until(timeout, Duration::from_millis(20), || {
@@ -499,9 +692,10 @@ impl Server {
             false => Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
-                    "{} did not log {needle:?} within {:.1} s; {}",
+                    "{} did not log {needle:?} within {:.1} s (it is {}); {}",
                     self.describe(),
                     timeout.as_secs_f64(),
+                    self.activity(),
                     log_excerpt(&self.state)
                 ),
             )),
@@ -510,6 +704,7 @@ impl Server {
 
     /// The last `lines` lines of the server's log.
     pub fn log_tail(&self, lines: usize) -> Result<String> {
+        self.require_process("reading the server's log")?;
         diagnostics::log_tail(self.log_path(), lines)
     }
 
@@ -531,6 +726,7 @@ impl Server {
     /// After a stop: `Err(ServerExited)` when the process exited with a
     /// non-zero status or its output holds a sanitizer or valgrind report.
     pub fn check_clean(&self) -> Result<()> {
+        self.require_process("checking the server's exit and crash reports")?;
         if self.is_running() {
             return Err(Error::invalid(format!(
                 "{} is still running; stop it before checking it",
@@ -576,6 +772,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if self.external.is_some() {
+            // Not ours: its connections went with their clients.
+            return;
+        }
         if self.shutdown(false).is_err() {
             self.kill_now();
         }

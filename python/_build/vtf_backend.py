@@ -9,11 +9,13 @@ wheel carries exactly the libvtf that C users link.
 
 import base64
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import sys
 import sysconfig
 import tempfile
@@ -22,8 +24,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
-PACKAGE_ROOT = HERE.parent  # python/
-REPO_ROOT = PACKAGE_ROOT.parent  # the Rust crate
+PACKAGE_ROOT = HERE.parent  # python/ (or the unpacked sdist)
+# The Rust crate: the repository around python/, or its copy inside an sdist.
+REPO_ROOT = PACKAGE_ROOT / "rust" if (PACKAGE_ROOT / "rust" / "Cargo.toml").is_file() else PACKAGE_ROOT.parent
+# What of the crate an sdist carries: enough for `cargo build --lib --locked`.
+CRATE_FILES = ["Cargo.toml", "Cargo.lock", "README.md", "cbindgen.toml", "src", "include"]
 DIST_NAME = "valkey_test_framework"
 SUMMARY = (
     "Integration tests against real valkey-server processes from Python: "
@@ -195,4 +200,33 @@ def prepare_metadata_for_build_wheel(
 
 
 def get_requires_for_build_wheel(config_settings: Optional[Dict[str, str]] = None) -> List[str]:
+    return []
+
+
+def build_sdist(sdist_directory: str, config_settings: Optional[Dict[str, str]] = None) -> str:
+    """The package with a copy of the crate under rust/, so that the sdist builds alone."""
+    version = _version()
+    base = f"{DIST_NAME}-{version}"
+    name = f"{base}.tar.gz"
+    members: List[Tuple[str, Path]] = [("pyproject.toml", PACKAGE_ROOT / "pyproject.toml")]
+    members += [(p.relative_to(PACKAGE_ROOT).as_posix(), p) for p in sorted(HERE.rglob("*.py"))]
+    members += _sources()
+    for entry in CRATE_FILES:
+        path = REPO_ROOT / entry
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        members += [("rust/" + f.relative_to(REPO_ROOT).as_posix(), f) for f in files if f.exists()]
+    with tarfile.open(Path(sdist_directory) / name, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        pkg_info = _metadata(version).encode()
+        info = tarfile.TarInfo(f"{base}/PKG-INFO")
+        info.size = len(pkg_info)
+        info.mtime = 1577836800
+        tar.addfile(info, io.BytesIO(pkg_info))
+        for arc, path in members:
+            if "__pycache__" in path.parts:
+                continue
+            tar.add(str(path), arcname=f"{base}/{arc}", recursive=False)
+    return name
+
+
+def get_requires_for_build_sdist(config_settings: Optional[Dict[str, str]] = None) -> List[str]:
     return []

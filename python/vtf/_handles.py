@@ -12,7 +12,8 @@ import weakref
 from typing import Callable, Optional
 
 _live: "weakref.WeakSet[OwnedHandle]" = weakref.WeakSet()
-_lock = threading.Lock()
+# Reentrant: a garbage-collected handle may be closed while this thread holds the lock.
+_lock = threading.RLock()
 
 
 class OwnedHandle:

@@ -14,6 +14,11 @@ use crate::process;
 use crate::reply::info_value;
 use crate::server::Server;
 
+/// How long one read of a node's state may take while waiting (grown under
+/// a wrapper), so that a node that stopped answering cannot hold a wait past
+/// its deadline by more than this; the wait then names it and its state.
+const READ_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl Cluster {
     /// Polls every running node until [`Cluster::problems`] finds none.
     pub(super) fn wait_converged(&self, timeout: Duration, expect: &[Expect]) -> Result<()> {
@@ -348,7 +353,11 @@ impl View {
     fn read(index: usize, node: &Server, client: &mut Option<Client>) -> Result<View> {
         let client = match client {
             Some(c) => c,
-            None => client.insert(node.connect()?),
+            None => {
+                let mut c = node.connect()?;
+                c.set_timeout(Some(node.config().scaled(READ_TIMEOUT)))?;
+                client.insert(c)
+            }
         };
         let info = text(&client.cmd(["CLUSTER", "INFO"])?, node, "CLUSTER INFO")?;
         let nodes = text(&client.cmd(["CLUSTER", "NODES"])?, node, "CLUSTER NODES")?;

@@ -175,18 +175,22 @@ impl Cluster {
         // Every other node follows its shard's interim owner, once gossip has
         // told it about it.
         let pending: Vec<usize> = (0..count).filter(|i| !owners.contains(i)).collect();
+        let follows: Vec<(usize, usize)> = pending
+            .iter()
+            .map(|&i| (i, owner(self.shard_of(i).unwrap_or(0))))
+            .collect();
         self.attach_replicas(&all, &mut clients, &ids, pending, owner, deadline)?;
         match interim {
             Interim::Primaries => {}
             Interim::FirstReplicas => {
                 self.nudge_replication_offsets(&mut clients, &owners, deadline)?;
-                self.take_over_shards(&mut clients, &ids, deadline)?;
+                self.take_over_shards(&mut clients, &ids, &follows, deadline)?;
                 // The new primaries write once more, so that every replica
                 // (the former owners included) shows a fresh offset in gossip.
                 let primaries: Vec<usize> = (0..self.shards).collect();
                 self.nudge_replication_offsets(&mut clients, &primaries, deadline)?;
             }
-            Interim::Helpers => self.take_over_shards(&mut clients, &ids, deadline)?,
+            Interim::Helpers => self.take_over_shards(&mut clients, &ids, &follows, deadline)?,
         }
         Ok((clients, ids))
     }
@@ -244,17 +248,29 @@ impl Cluster {
 
     /// The takeover: each future primary (node `shard`, now a replica)
     /// waits until it sees the cluster ok and its sync is done, then takes
-    /// its shard over. One shard at a time, each after every node (helpers
-    /// included: `clients` holds every node's) shows the new owner: side by
-    /// side, takeovers picked the same new epoch, and in resolving that the
-    /// nodes moved slots between shards and dropped primaries to `fail`
-    /// (which costs them the 2 s hold again); measured, 50 rounds here.
+    /// its shard over. One shard at a time, each once the next taker has
+    /// seen the last new owner, so that its new epoch is above that one's: side
+    /// by side, takeovers picked the same new epoch, and in resolving that
+    /// the nodes moved slots between shards and dropped primaries to `fail`
+    /// (which costs them the 2 s hold again; measured, 50 rounds here).
+    /// Then every node (`clients` holds every node's, helpers last) must
+    /// show every new owner: a node that still saw a helper owning slots
+    /// when the helper leaves would be left with slots of no one.
+    ///
+    /// First, every node must see each follower (`follows`: node, interim
+    /// owner) as its owner's replica: a node learns that a replica moved to
+    /// its primary's shard from the replica's own messages, and one that
+    /// had not yet took the takeover for a move of every slot between
+    /// shards, logging each (5461 lines per shard and node, each line an
+    /// open/write/close of the log: tens of ms of CPU a time).
     fn take_over_shards(
         &self,
         clients: &mut [Client],
         ids: &[String],
+        follows: &[(usize, usize)],
         deadline: Instant,
     ) -> Result<()> {
+        self.wait_seen_following(clients, follows, ids, deadline)?;
         for shard in 0..self.shards {
             let mut waiting = String::new();
             let ready = process::poll_until(
@@ -277,40 +293,100 @@ impl Cluster {
             let node = &self.nodes[shard];
             let reply = clients[shard].cmd(["CLUSTER", "FAILOVER", "TAKEOVER"])?;
             expect_ok(&reply, node, "CLUSTER FAILOVER TAKEOVER")?;
-            // Every node must have processed the new owner's claim (not just
-            // heard of its epoch) before the next takeover.
-            let (first, _) = slot_range(shard, self.shards);
-            let first = first.to_string();
-            let mut behind = String::new();
-            let heard = process::poll_until(
-                deadline.saturating_duration_since(Instant::now()),
-                Duration::from_millis(2),
-                || {
-                    for (index, client) in clients.iter_mut().enumerate() {
-                        let nodes = client
-                            .cmd(["CLUSTER", "NODES"])
-                            .map(|r| r.as_str().unwrap_or("").to_string())
-                            .unwrap_or_default();
-                        let owner_is_new = nodes.lines().filter_map(NodeLine::parse).any(|l| {
-                            l.id == ids[shard]
-                                && l.is_primary()
-                                && l.slots.iter().any(|r| r.split('-').next() == Some(&first))
+            if shard + 1 < self.shards {
+                let next = shard + 1;
+                self.wait_seen_owning(&mut clients[next..=next], next, &[shard], ids, deadline)?;
+            }
+        }
+        let shards: Vec<usize> = (0..self.shards).collect();
+        self.wait_seen_owning(clients, 0, &shards, ids, deadline)
+    }
+
+    /// Waits until every node sees each of `follows` (node, primary) as a
+    /// replica of that primary.
+    fn wait_seen_following(
+        &self,
+        clients: &mut [Client],
+        follows: &[(usize, usize)],
+        ids: &[String],
+        deadline: Instant,
+    ) -> Result<()> {
+        let mut behind = String::new();
+        let seen = process::poll_until(
+            deadline.saturating_duration_since(Instant::now()),
+            Duration::from_millis(2),
+            || {
+                for (index, client) in clients.iter_mut().enumerate() {
+                    let nodes = client
+                        .cmd(["CLUSTER", "NODES"])
+                        .map(|r| r.as_str().unwrap_or("").to_string())
+                        .unwrap_or_default();
+                    let lines: Vec<NodeLine> = nodes.lines().filter_map(NodeLine::parse).collect();
+                    for &(node, primary) in follows {
+                        let follows = lines.iter().any(|l| {
+                            l.id == ids[node] && !l.is_primary() && l.master == ids[primary]
                         });
-                        if !owner_is_new {
-                            behind =
-                                format!("node {index} does not see it owning slot {first} yet");
+                        if !follows {
+                            behind = format!(
+                                "node {index} does not see node {node} replicating node {primary} yet"
+                            );
                             return false;
                         }
                     }
-                    true
-                },
-            );
-            if !heard {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("after node {shard} took shard {shard} over: {behind}"),
-                ));
-            }
+                }
+                true
+            },
+        );
+        if !seen {
+            return Err(Error::new(ErrorKind::Timeout, behind));
+        }
+        Ok(())
+    }
+
+    /// Waits until each of `clients` (of nodes `first..`) sees each of
+    /// `shards`' created primary owning the shard's first slot.
+    fn wait_seen_owning(
+        &self,
+        clients: &mut [Client],
+        first: usize,
+        shards: &[usize],
+        ids: &[String],
+        deadline: Instant,
+    ) -> Result<()> {
+        let mut behind = String::new();
+        let seen = process::poll_until(
+            deadline.saturating_duration_since(Instant::now()),
+            Duration::from_millis(2),
+            || {
+                for (index, client) in (first..).zip(clients.iter_mut()) {
+                    let nodes = client
+                        .cmd(["CLUSTER", "NODES"])
+                        .map(|r| r.as_str().unwrap_or("").to_string())
+                        .unwrap_or_default();
+                    let lines: Vec<NodeLine> = nodes.lines().filter_map(NodeLine::parse).collect();
+                    for &shard in shards {
+                        let slot = slot_range(shard, self.shards).0.to_string();
+                        let owns = lines.iter().any(|l| {
+                            l.id == ids[shard]
+                                && l.is_primary()
+                                && l.slots.iter().any(|r| r.split('-').next() == Some(&slot))
+                        });
+                        if !owns {
+                            behind = format!(
+                                "node {index} does not see node {shard} owning slot {slot} yet"
+                            );
+                            return false;
+                        }
+                    }
+                }
+                true
+            },
+        );
+        if !seen {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!("after the takeovers of shards {shards:?}: {behind}"),
+            ));
         }
         Ok(())
     }

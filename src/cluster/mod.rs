@@ -14,6 +14,7 @@
 //! convergence check in `converge`, CLUSTER NODES / SLOTS parsing in
 //! `topology`.
 
+mod attach;
 mod converge;
 mod form;
 mod ops;
@@ -65,7 +66,25 @@ impl Cluster {
     /// returns once the cluster is formed: `cluster_state:ok` on every node,
     /// every node knows every other, all agree on slots and roles, and every
     /// replica is linked to its primary and caught up.
+    ///
+    /// With env `VTF_EXTERNAL` describing a cluster (its JSON says so, or
+    /// the first `host:port` listed is a cluster node), attaches to that
+    /// cluster instead ([`Cluster::attach`]); the shape asked for is not
+    /// checked against it.
     pub fn start(config: &Config, shards: usize, replicas_per_shard: usize) -> Result<Cluster> {
+        if let Some(topology) = crate::external::from_env()? {
+            let config = crate::external::config_for(config, &topology);
+            let node = &topology.nodes[0];
+            let is_cluster = topology.kind == crate::topology::Kind::Cluster
+                || Server::attached(&config, &node.host, node.port)?
+                    .info_field("cluster", "cluster_enabled")?
+                    .as_deref()
+                    == Some("1");
+            if is_cluster {
+                return Cluster::attach(&config, &node.host, node.port)
+                    .map_err(|e| e.context(format!("env {}", crate::external::ENV)));
+            }
+        }
         if shards == 0 {
             return Err(Error::invalid("a cluster needs at least one shard"));
         }

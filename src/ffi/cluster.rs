@@ -158,3 +158,34 @@ pub unsafe extern "C" fn vtf_cluster_free(cluster: *mut ClusterHandle) {
         Ok(())
     })
 }
+
+/// Attaches to the cluster of the node at `host:port` (any node; the others
+/// are found with CLUSTER NODES), with the config's password and TLS files
+/// (an empty config: plain TCP). Nodes are laid out as a created cluster's:
+/// primaries in slot order, then each shard's replicas. Freeing it closes
+/// connections only.
+///
+/// # Safety
+/// `config` must be NULL or a live config; `host` NULL or a C string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_cluster_attach(
+    config: *const Config,
+    host: *const std::ffi::c_char,
+    port: u16,
+    out: *mut *mut ClusterHandle,
+) -> vtf_status {
+    export!({
+        check_out(out, "out")?;
+        // SAFETY: caller's contract.
+        let host = unsafe { super::str_arg(host, "host") }?;
+        // SAFETY: caller's contract.
+        let config = unsafe { handle(config, "config") }?;
+        let handle = ClusterHandle {
+            cluster: Cluster::attach(config, host, port)?,
+            nodes: NodeHandles::default(),
+        };
+        // SAFETY: `out` was checked non-NULL and is writable (caller's contract).
+        unsafe { write_out(out, Box::into_raw(Box::new(handle))) };
+        Ok(())
+    })
+}

@@ -157,7 +157,7 @@ pub unsafe extern "C" fn vtf_config_set_tls(config: *mut Config, mode: RawTlsMod
     })
 }
 
-/// How long a start may wait for PING (default 20 s; x10 under VTF_SERVER_WRAPPER).
+/// How long a start may wait for PING (default 20 s; x10 under a wrapper).
 ///
 /// # Safety
 /// `config` must be NULL or a live config.
@@ -176,6 +176,25 @@ pub unsafe extern "C" fn vtf_config_set_startup_timeout_ms(
                 c.startup_timeout(Duration::from_millis(ms.into()))
             })
         }
+    })
+}
+
+/// How long each command of clients of servers from this config may wait
+/// for its reply; 0 = forever. Default: env VTF_COMMAND_TIMEOUT_MS, else 60 s;
+/// grown x10 under a wrapper. A command without a reply in time fails with
+/// VTF_ERR_TIMEOUT naming the command, the server and what its process is doing.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_command_timeout_ms(
+    config: *mut Config,
+    ms: u32,
+) -> vtf_status {
+    export!({
+        let timeout = (ms > 0).then(|| Duration::from_millis(ms.into()));
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.command_timeout(timeout)) }
     })
 }
 
@@ -242,4 +261,71 @@ pub unsafe extern "C" fn vtf_config_set_wrapper(
             })
         }
     })
+}
+
+/// The credential clients send (AUTH) to a server attached with
+/// `vtf_server_attach` / `vtf_cluster_attach` (copied). Servers vtf starts
+/// take no password yet: `vtf_server_start` refuses a config with one.
+///
+/// # Safety
+/// `config` must be NULL or a live config; `password` NULL or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_password(
+    config: *mut Config,
+    password: *const c_char,
+) -> vtf_status {
+    export!({
+        // SAFETY: caller's contract.
+        let password = unsafe { str_arg(password, "password") }?.to_string();
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.password(password)) }
+    })
+}
+
+/// TLS files to attach with instead of vtf's own CA: `ca_cert` (required)
+/// signed the server's certificate; `client_cert` and `client_key` (both or
+/// neither; NULL for none) are presented under mutual TLS. Copied.
+///
+/// # Safety
+/// `config` must be NULL or a live config; the paths NULL or C strings.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_tls_files(
+    config: *mut Config,
+    ca_cert: *const c_char,
+    client_cert: *const c_char,
+    client_key: *const c_char,
+) -> vtf_status {
+    export!({
+        // SAFETY: caller's contract.
+        let (ca, cert, key) = unsafe {
+            (
+                str_arg(ca_cert, "ca_cert")?,
+                opt_str_arg(client_cert, "client_cert")?,
+                opt_str_arg(client_key, "client_key")?,
+            )
+        };
+        if cert.is_some() != key.is_some() {
+            return Err(Error::invalid(
+                "client_cert and client_key go together: give both or neither",
+            ));
+        }
+        let (ca, cert, key) = (ca.to_string(), cert.map(Into::into), key.map(Into::into));
+        // SAFETY: caller's contract.
+        unsafe { update(config, |c| c.tls_files(ca, cert, key)) }
+    })
+}
+
+/// Whether attaching empties the server (FLUSHALL; a cluster's primaries)
+/// so a test starts from an empty keyspace (default: env
+/// VTF_EXTERNAL_FLUSH=1, else off).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_config_set_flush_on_attach(
+    config: *mut Config,
+    on: bool,
+) -> vtf_status {
+    // SAFETY: caller's contract.
+    export!({ unsafe { update(config, |c| c.flush_on_attach(on)) } })
 }

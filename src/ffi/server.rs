@@ -311,3 +311,45 @@ pub unsafe extern "C" fn vtf_server_check_clean(server: *const ServerHandle) -> 
     // SAFETY: caller's contract.
     export!({ unsafe { handle(server, "server") }?.server()?.check_clean() })
 }
+
+/// Attaches to a server vtf did not start, at `host:port`, with the
+/// config's password and TLS files (an empty config: plain TCP, no
+/// password). Returns once it answers. Commands, clients and
+/// `vtf_server_info_field` work; stop, restart, logs and check_clean return
+/// VTF_ERR_UNSUPPORTED; its pid is -1, its dir and log path "".
+/// `vtf_server_free` closes nothing but the handle: the server keeps running.
+///
+/// # Safety
+/// `config` must be NULL or a live config; `host` NULL or a C string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_attach(
+    config: *const Config,
+    host: *const c_char,
+    port: u16,
+    out: *mut *mut ServerHandle,
+) -> vtf_status {
+    export!({
+        check_out(out, "out")?;
+        // SAFETY: caller's contract.
+        let host = unsafe { str_arg(host, "host") }?;
+        // SAFETY: caller's contract.
+        let config = unsafe { handle(config, "config") }?;
+        let server = Server::attach(config, host, port)?;
+        // SAFETY: checked above; writable per the caller's contract.
+        unsafe { write_out(out, Box::into_raw(Box::new(ServerHandle::owned(server)))) };
+        Ok(())
+    })
+}
+
+/// Whether the server was attached (`vtf_server_attach`, env VTF_EXTERNAL)
+/// rather than started; false for NULL.
+///
+/// # Safety
+/// `server` must be NULL or a live server.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_server_is_external(server: *const ServerHandle) -> bool {
+    export!({
+        // SAFETY: caller's contract.
+        Ok(unsafe { handle(server, "server") }?.server()?.is_external())
+    })
+}
