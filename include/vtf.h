@@ -457,7 +457,6 @@ enum vtf_status vtf_cluster_failover(struct vtf_cluster *cluster, size_t shard);
 void vtf_cluster_free(struct vtf_cluster *cluster);
 
 /**
-<<<<<<< HEAD
  * The number of shards in the cluster now: added ones counted, removed ones
  * not (0 for NULL). Shard numbers follow the order shards were made and are
  * never reused, so after a removal a number may be vacant.
@@ -503,7 +502,8 @@ enum vtf_status vtf_cluster_add_shard(struct vtf_cluster *cluster,
  * `cluster` must be NULL or a live cluster, not in use by another thread.
  */
 enum vtf_status vtf_cluster_remove_shard(struct vtf_cluster *cluster, size_t shard);
-=======
+
+/**
  * Attaches to the cluster of the node at `host:port` (any node; the others
  * are found with CLUSTER NODES), with the config's password and TLS files
  * (an empty config: plain TCP). Nodes are laid out as a created cluster's:
@@ -517,7 +517,6 @@ enum vtf_status vtf_cluster_attach(const struct vtf_config *config,
                                    const char *host,
                                    uint16_t port,
                                    struct vtf_cluster **out);
->>>>>>> main
 
 /**
  * A new, empty configuration (defaults everywhere). Free with `vtf_config_free`.
