@@ -183,6 +183,10 @@ def _servers_of(value: Any) -> List[Server]:
         return [] if value.closed else value.nodes
     if isinstance(value, _Factory):
         return [s for made in value.made for s in _servers_of(made)]
+    # Anything else that holds servers says so (vtf.compat's `setup` fixture value).
+    held = getattr(value, "vtf_servers", None)
+    if callable(held):
+        return [s for s in held() if isinstance(s, Server)]
     return []
 
 
