@@ -854,7 +854,10 @@ class Cluster {
         shards_(shards),
         replicas_per_shard_(replicas_per_shard) {}
 
+  /// One past the highest node index: a removed shard's indices stay counted
+  /// (vacant; node() throws for them, nodes() skips them).
   size_t node_count() const { return vtf_cluster_node_count(get()); }
+  /// The number of shards the cluster was started with (see shard_count()).
   size_t shards() const noexcept { return shards_; }
   size_t replicas_per_shard() const noexcept { return replicas_per_shard_; }
 
@@ -863,13 +866,14 @@ class Cluster {
   ServerRef node(size_t index) const {
     vtf_server* s = vtf_cluster_node(get(), index);
     if (!s)
-      throw std::out_of_range("vtf::Cluster::node(" + std::to_string(index) + "): the cluster has " +
-                              std::to_string(node_count()) + " nodes");
+      throw std::out_of_range("vtf::Cluster::node(" + std::to_string(index) + "): " + last_error());
     return ServerRef(s);
   }
+  /// Every node of the cluster in index order (vacant indices skipped).
   std::vector<ServerRef> nodes() const {
     std::vector<ServerRef> out;
-    for (size_t i = 0, n = node_count(); i < n; ++i) out.push_back(node(i));
+    for (size_t i = 0, n = node_count(); i < n; ++i)
+      if (vtf_server* s = vtf_cluster_node(get(), i)) out.push_back(ServerRef(s));
     return out;
   }
 
@@ -883,6 +887,24 @@ class Cluster {
     detail::check(vtf_cluster_wait_ok(get(), detail::to_ms(timeout)), "vtf_cluster_wait_ok");
   }
   void failover(size_t shard) { detail::check(vtf_cluster_failover(get(), shard), "vtf_cluster_failover"); }
+
+  /// The shards in the cluster now (added ones counted, removed ones not).
+  size_t shard_count() const { return vtf_cluster_shard_count(get()); }
+  /// Moves slots first..last (inclusive) with their keys to shard `to_shard`;
+  /// returns once every node sees the new owner.
+  void move_slots(uint16_t first_slot, uint16_t last_slot, size_t to_shard) {
+    detail::check(vtf_cluster_move_slots(get(), first_slot, last_slot, to_shard), "vtf_cluster_move_slots");
+  }
+  /// Starts and joins a new, empty shard with `replicas` replicas; returns its
+  /// number. Its nodes get the next indices, primary first.
+  size_t add_shard(size_t replicas = 0) {
+    size_t shard = 0;
+    detail::check(vtf_cluster_add_shard(get(), replicas, &shard), "vtf_cluster_add_shard");
+    return shard;
+  }
+  /// Moves the shard's slots and keys to the others, then stops its nodes and
+  /// makes every other node forget them; their indices become vacant.
+  void remove_shard(size_t shard) { detail::check(vtf_cluster_remove_shard(get(), shard), "vtf_cluster_remove_shard"); }
 
   vtf_cluster* get() const noexcept { return cluster_.get(); }
   /// Stops every node and removes their directories now.

@@ -822,6 +822,25 @@ def _tls_kwargs(client: Any) -> Dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k.startswith("ssl")}
 
 
+class _TestServers:
+    """The vtf servers behind a test's handles (for the plugin's failure reports)."""
+
+    def __init__(self, test: "ValkeyTestCase") -> None:
+        self._test = test
+
+    def vtf_servers(self) -> List[vtf.Server]:
+        d = self._test.__dict__
+        handles: List[ValkeyServerHandle] = list(d.get("_vtf_owned", [])) + list(d.get("replicas", []))
+        if isinstance(d.get("server"), ValkeyServerHandle):
+            handles.append(d["server"])
+        seen: List[vtf.Server] = []
+        for handle in handles:
+            server = handle.vtf_server
+            if server is not None and not server.closed and server not in seen:
+                seen.append(server)
+        return seen
+
+
 class ValkeyTestCase(ValkeyTestCaseBase):
     server_path = "valkey-server"  # upstream's default: VTF_SERVER_BINARY, else PATH
 
@@ -849,12 +868,16 @@ class ValkeyTestCase(ValkeyTestCaseBase):
             self._vtf_owned: List[ValkeyServerHandle] = []
 
     @pytest.fixture(autouse=True, name="setup")
-    def _vtf_setup_fixture(self, port_tracker_fixture: None) -> Iterator[None]:
-        """Upstream's `setup` fixture; at the end of the test every server it made is stopped."""
+    def _vtf_setup_fixture(self, port_tracker_fixture: None) -> Iterator["_TestServers"]:
+        """Upstream's `setup` fixture; at the end of the test every server it made is stopped.
+
+        Its value (upstream's is None, which no suite uses) tells vtf's pytest
+        plugin the test's servers, so a failing test's report has their log tails.
+        """
         self.common_setup()
         self._vtf_lazy_setup = True
         try:
-            yield
+            yield _TestServers(self)
         finally:
             self._vtf_lazy_setup = False
             try:
