@@ -31,6 +31,33 @@ class Cluster(OwnedHandle):
             ptr = _ffi.call_out(lib.vtf_cluster_create, handle, self._shards, self._replicas)
         self._own(ptr, lib.vtf_cluster_free)
 
+    @classmethod
+    def attach(cls, host: str, port: int, config: Optional[Config] = None) -> "Cluster":
+        """A handle on a cluster vtf did not start, found from any node (vtf_cluster_attach).
+        Nodes are laid out as a created cluster's; closing it closes connections only."""
+        from .config import _optional
+
+        attach = _optional("vtf_cluster_attach")
+        cluster = cls.__new__(cls)
+        cluster.config = config if config is not None else Config()
+        cluster._nodes = {}
+        cluster._clients = []
+        with cluster.config._handle() as handle:
+            ptr = _ffi.call_out(attach, handle, _ffi.enc(host), int(port))
+        cluster._own(ptr, lib.vtf_cluster_free)
+        count = int(lib.vtf_cluster_node_count(ptr))
+        if _ffi.has("vtf_cluster_shard_count"):
+            cluster._shards = int(lib.vtf_cluster_shard_count(ptr))
+        else:  # primaries come first in the layout
+            roles = [cluster._node_at(i).info_field("replication", "role") for i in range(count)]
+            cluster._shards = roles.count("master")
+        cluster._replicas = (count - cluster._shards) // max(cluster._shards, 1)
+        return cluster
+
+    def _node_at(self, index: int) -> Server:
+        """Node `index` without a bounds check against the layout (node() checks)."""
+        return nodes_of(self, [lib.vtf_cluster_node(self._p, index)], self.config, self._nodes)[0]
+
     @property
     def _p(self) -> int:
         if self._ptr is None:
@@ -56,7 +83,7 @@ class Cluster(OwnedHandle):
     def node(self, index: int) -> Server:
         if not 0 <= index < self.node_count:
             raise IndexError(f"node {index} of a cluster with {self.node_count} nodes")
-        return nodes_of(self, [lib.vtf_cluster_node(self._p, index)], self.config, self._nodes)[0]
+        return self._node_at(index)
 
     @property
     def nodes(self) -> List[Server]:
