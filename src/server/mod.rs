@@ -111,6 +111,12 @@ impl Server {
         }
     }
 
+    /// The credential clients send: an attached server's (from its config);
+    /// `None` for the servers vtf starts until they get one (auth, issue 15).
+    pub fn password(&self) -> Option<&str> {
+        self.external.as_ref().and_then(|e| e.password.as_deref())
+    }
+
     /// Whether vtf attached to this server rather than starting it.
     pub fn is_external(&self) -> bool {
         self.external.is_some()
