@@ -120,6 +120,18 @@ int main(void) {
 
   vtf_client_free(live);
   check_free_server(server);
+
+  /* Cluster operations on a NULL cluster (the nonsense arguments on a live
+   * cluster are in test_cluster_ops.c). */
+  CHECK_INT_EQ(vtf_cluster_shard_count(NULL), 0);
+  NULL_ARG(vtf_cluster_move_slots(NULL, 0, 100, 1));
+  CHECK_CONTAINS(vtf_last_error(), "vtf_cluster_move_slots");
+  size_t shard_out = 77;
+  NULL_ARG(vtf_cluster_add_shard(NULL, 1, &shard_out));
+  CHECK_INT_EQ(shard_out, 77);
+  NULL_ARG(vtf_cluster_add_shard(NULL, 1, NULL));
+  NULL_ARG(vtf_cluster_remove_shard(NULL, 0));
+
   vtf_config_free(config);
   CHECK_DONE("test_api_null");
 }

@@ -41,7 +41,7 @@
 typedef enum vtf_status {
   VTF_OK = 0,
   /**
-   * A required pointer was NULL (C API only).
+   * A required pointer was NULL (only the C API takes pointers).
    */
   VTF_ERR_NULL_ARGUMENT,
   /**
@@ -455,6 +455,53 @@ enum vtf_status vtf_cluster_failover(struct vtf_cluster *cluster, size_t shard);
  * afterwards (nor the node pointers borrowed from it).
  */
 void vtf_cluster_free(struct vtf_cluster *cluster);
+
+/**
+ * The number of shards in the cluster now: added ones counted, removed ones
+ * not (0 for NULL). Shard numbers follow the order shards were made and are
+ * never reused, so after a removal a number may be vacant.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster.
+ */
+size_t vtf_cluster_shard_count(const struct vtf_cluster *cluster);
+
+/**
+ * Moves slots `first_slot..=last_slot` with their keys to shard `to_shard`
+ * (SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE on every primary) and
+ * waits until every node sees the new owner. Clients may write meanwhile.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster.
+ */
+enum vtf_status vtf_cluster_move_slots(struct vtf_cluster *cluster,
+                                       uint16_t first_slot,
+                                       uint16_t last_slot,
+                                       size_t to_shard);
+
+/**
+ * Starts and joins a new shard of one primary and `replicas` replicas (no
+ * slots until some are moved to it); its nodes get the next indices, primary
+ * first. Writes the new shard's number to `shard_out` on success.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster, not in use by another thread;
+ * `shard_out` NULL or writable.
+ */
+enum vtf_status vtf_cluster_add_shard(struct vtf_cluster *cluster,
+                                      size_t replicas,
+                                      size_t *shard_out);
+
+/**
+ * Removes shard `shard`: its slots and keys move to the other shards first,
+ * then its nodes are stopped and forgotten by every other node. Their
+ * indices become vacant (`vtf_cluster_node` gives NULL for them, node
+ * handles borrowed for them fail from then on); no other index changes.
+ *
+ * # Safety
+ * `cluster` must be NULL or a live cluster, not in use by another thread.
+ */
+enum vtf_status vtf_cluster_remove_shard(struct vtf_cluster *cluster, size_t shard);
 
 /**
  * Attaches to the cluster of the node at `host:port` (any node; the others

@@ -42,6 +42,7 @@ extern "C" {
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -234,6 +235,24 @@ class Config {
   Config& wrapper(std::string command) & { wrapper_ = std::move(command); return *this; }
   Config&& wrapper(std::string command) && { return std::move(wrapper(std::move(command))); }
 
+  /// The credential sent with AUTH to an attached server (Server::attach).
+  Config& password(std::string password) & { password_ = std::move(password); return *this; }
+  Config&& password(std::string password) && { return std::move(this->password(std::move(password))); }
+
+  /// TLS files to attach with instead of vtf's CA; the client certificate and key
+  /// (both or neither, "" for none) are for mutual TLS.
+  Config& tls_files(std::string ca_cert, std::string client_cert = {}, std::string client_key = {}) & {
+    tls_files_ = {std::move(ca_cert), std::move(client_cert), std::move(client_key)};
+    return *this;
+  }
+  Config&& tls_files(std::string ca_cert, std::string client_cert = {}, std::string client_key = {}) && {
+    return std::move(tls_files(std::move(ca_cert), std::move(client_cert), std::move(client_key)));
+  }
+
+  /// FLUSHALL when attaching (default: env VTF_EXTERNAL_FLUSH=1, else off).
+  Config& flush_on_attach(bool flush = true) & { flush_on_attach_ = flush; return *this; }
+  Config&& flush_on_attach(bool flush = true) && { return std::move(flush_on_attach(flush)); }
+
   const std::vector<std::pair<std::string, std::string>>& args() const noexcept { return args_; }
   const std::vector<Module>& modules() const noexcept { return modules_; }
   const std::optional<std::string>& binary() const noexcept { return binary_; }
@@ -267,6 +286,15 @@ class Config {
     if (version_) detail::check(vtf_config_set_version(c.get(), version_->c_str()), "vtf_config_set_version");
     if (keep_data_) detail::check(vtf_config_set_keep_data(c.get(), true), "vtf_config_set_keep_data");
     if (wrapper_) detail::check(vtf_config_set_wrapper(c.get(), wrapper_->c_str()), "vtf_config_set_wrapper");
+    if (password_) detail::check(vtf_config_set_password(c.get(), password_->c_str()), "vtf_config_set_password");
+    if (tls_files_) {
+      const auto& [ca, cert, key] = *tls_files_;
+      detail::check(vtf_config_set_tls_files(c.get(), ca.c_str(), cert.empty() ? nullptr : cert.c_str(),
+                                             key.empty() ? nullptr : key.c_str()),
+                    "vtf_config_set_tls_files");
+    }
+    if (flush_on_attach_)
+      detail::check(vtf_config_set_flush_on_attach(c.get(), *flush_on_attach_), "vtf_config_set_flush_on_attach");
     return c;
   }
 
@@ -280,6 +308,9 @@ class Config {
   std::optional<std::string> version_;
   bool keep_data_ = false;
   std::optional<std::string> wrapper_;
+  std::optional<std::string> password_;
+  std::optional<std::tuple<std::string, std::string, std::string>> tls_files_;
+  std::optional<bool> flush_on_attach_;
 };
 
 // ---------------------------------------------------------------------------
@@ -680,6 +711,9 @@ class ServerApi {
   std::string dir() const { return borrowed(vtf_server_dir(c())); }
   std::string log_path() const { return borrowed(vtf_server_log_path(c())); }
   bool is_running() const { return vtf_server_is_running(c()); }
+  /// Attached (Server::attach, env VTF_EXTERNAL) rather than started: stop,
+  /// restart, logs and check_clean throw (VTF_ERR_UNSUPPORTED).
+  bool is_external() const { return vtf_server_is_external(c()); }
 
   /// Graceful stop; idempotent.
   void stop() const { check(vtf_server_stop(c()), "vtf_server_stop"); }
@@ -761,6 +795,12 @@ class Server : public detail::ServerApi<Server> {
             "vtf_server_start", [&](vtf_server** out) { return vtf_server_start(config.to_c().get(), out); })) {}
   /// Takes ownership of a C server.
   static Server adopt(vtf_server* server) noexcept { return Server(server, Adopt{}); }
+  /// Attaches to a server vtf did not start; destroying it leaves the server running.
+  static Server attach(const Config& config, const std::string& host, uint16_t port) {
+    return adopt(detail::create<vtf_server, detail::ServerDeleter>("vtf_server_attach", [&](vtf_server** out) {
+                   return vtf_server_attach(config.to_c().get(), host.c_str(), port, out);
+                 }).release());
+  }
 
   vtf_server* get() const noexcept { return server_.get(); }
   ServerRef ref() const noexcept { return ServerRef(get()); }
@@ -854,7 +894,18 @@ class Cluster {
         shards_(shards),
         replicas_per_shard_(replicas_per_shard) {}
 
+  /// Attaches to the cluster of the node at host:port (found with CLUSTER NODES);
+  /// destroying it leaves every node running.
+  static Cluster attach(const Config& config, const std::string& host, uint16_t port) {
+    return Cluster(detail::create<vtf_cluster, detail::ClusterDeleter>("vtf_cluster_attach", [&](vtf_cluster** out) {
+      return vtf_cluster_attach(config.to_c().get(), host.c_str(), port, out);
+    }));
+  }
+
+  /// One past the highest node index: a removed shard's indices stay counted
+  /// (vacant; node() throws for them, nodes() skips them).
   size_t node_count() const { return vtf_cluster_node_count(get()); }
+  /// The number of shards the cluster was started with (see shard_count()).
   size_t shards() const noexcept { return shards_; }
   size_t replicas_per_shard() const noexcept { return replicas_per_shard_; }
 
@@ -863,13 +914,14 @@ class Cluster {
   ServerRef node(size_t index) const {
     vtf_server* s = vtf_cluster_node(get(), index);
     if (!s)
-      throw std::out_of_range("vtf::Cluster::node(" + std::to_string(index) + "): the cluster has " +
-                              std::to_string(node_count()) + " nodes");
+      throw std::out_of_range("vtf::Cluster::node(" + std::to_string(index) + "): " + last_error());
     return ServerRef(s);
   }
+  /// Every node of the cluster in index order (vacant indices skipped).
   std::vector<ServerRef> nodes() const {
     std::vector<ServerRef> out;
-    for (size_t i = 0, n = node_count(); i < n; ++i) out.push_back(node(i));
+    for (size_t i = 0, n = node_count(); i < n; ++i)
+      if (vtf_server* s = vtf_cluster_node(get(), i)) out.push_back(ServerRef(s));
     return out;
   }
 
@@ -884,11 +936,36 @@ class Cluster {
   }
   void failover(size_t shard) { detail::check(vtf_cluster_failover(get(), shard), "vtf_cluster_failover"); }
 
+  /// The shards in the cluster now (added ones counted, removed ones not).
+  size_t shard_count() const { return vtf_cluster_shard_count(get()); }
+  /// Moves slots first..last (inclusive) with their keys to shard `to_shard`;
+  /// returns once every node sees the new owner.
+  void move_slots(uint16_t first_slot, uint16_t last_slot, size_t to_shard) {
+    detail::check(vtf_cluster_move_slots(get(), first_slot, last_slot, to_shard), "vtf_cluster_move_slots");
+  }
+  /// Starts and joins a new, empty shard with `replicas` replicas; returns its
+  /// number. Its nodes get the next indices, primary first.
+  size_t add_shard(size_t replicas = 0) {
+    size_t shard = 0;
+    detail::check(vtf_cluster_add_shard(get(), replicas, &shard), "vtf_cluster_add_shard");
+    return shard;
+  }
+  /// Moves the shard's slots and keys to the others, then stops its nodes and
+  /// makes every other node forget them; their indices become vacant.
+  void remove_shard(size_t shard) { detail::check(vtf_cluster_remove_shard(get(), shard), "vtf_cluster_remove_shard"); }
+
   vtf_cluster* get() const noexcept { return cluster_.get(); }
   /// Stops every node and removes their directories now.
   void reset() noexcept { cluster_.reset(); }
 
  private:
+  /// An attached cluster: its shape as discovered (the shards it has, and the
+  /// replicas of each when they are even).
+  explicit Cluster(std::unique_ptr<vtf_cluster, detail::ClusterDeleter> cluster)
+      : cluster_(std::move(cluster)), shards_(shard_count()) {
+    if (shards_ > 0) replicas_per_shard_ = (node_count() - shards_) / shards_;
+  }
+
   std::unique_ptr<vtf_cluster, detail::ClusterDeleter> cluster_;
   size_t shards_ = 0;
   size_t replicas_per_shard_ = 0;

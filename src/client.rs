@@ -353,6 +353,10 @@ impl Client {
     }
 
     fn send(&mut self, cmd: &Cmd) -> Result<Reply> {
+        self.send_attempt(cmd, true)
+    }
+
+    fn send_attempt(&mut self, cmd: &Cmd, may_retry: bool) -> Result<Reply> {
         self.ensure_connected()?;
         let result = match self.connection.as_mut() {
             Some(Connection::Single(conn)) => conn.req_command(cmd),
@@ -366,6 +370,13 @@ impl Client {
                     return Ok(reply);
                 }
                 self.connection = None;
+                // redis' cluster client keeps retrying a node that is gone (a
+                // removed shard's) instead of asking the others; a new
+                // connection reads the slot map afresh. Its own retries resend
+                // a command the same way, so this adds no new kind of repeat.
+                if may_retry && matches!(self.target, Target::Cluster(_)) && !e.is_timeout() {
+                    return self.send_attempt(cmd, false);
+                }
                 let what = format!("sending {}", describe_cmd(cmd));
                 Err(self.explain_broken(&e, &what))
             }

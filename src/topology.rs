@@ -98,7 +98,7 @@ impl Topology {
         Topology {
             kind: Kind::Server,
             nodes: vec![node(server, Role::Primary, None)],
-            password: None,
+            password: server.password().map(str::to_string),
             tls: tls_info(server),
         }
     }
@@ -110,7 +110,7 @@ impl Topology {
         Topology {
             kind: Kind::Replication,
             nodes,
-            password: None,
+            password: group.primary().password().map(str::to_string),
             tls: tls_info(group.primary()),
         }
     }
@@ -133,7 +133,10 @@ impl Topology {
         Topology {
             kind: Kind::Cluster,
             nodes,
-            password: None,
+            password: cluster
+                .node(0)
+                .and_then(Server::password)
+                .map(str::to_string),
             tls: cluster.node(0).and_then(tls_info),
         }
     }

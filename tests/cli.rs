@@ -147,9 +147,14 @@ fn wait_gone(pids: &[u64]) {
     assert!(all_gone, "server processes still running: {left:?}");
 }
 
-fn valkey_cli(args: &[&str]) -> String {
-    let out = Command::new("valkey-cli")
-        .args(args)
+/// valkey-cli with the credential vtf printed (none while auth is off).
+fn valkey_cli(args: &[&str], password: Option<&str>) -> String {
+    let mut cli = Command::new("valkey-cli");
+    cli.args(args).env_remove("VALKEYCLI_AUTH");
+    if let Some(password) = password {
+        cli.env("VALKEYCLI_AUTH", password);
+    }
+    let out = cli
         .output()
         .expect("running valkey-cli (valkey-tools must be installed)");
     assert!(out.status.success(), "valkey-cli {args:?}: {out:?}");
@@ -188,7 +193,8 @@ fn a_tls_cluster_from_the_command_line_is_reached_with_valkey_cli_and_gone_after
     ]);
     let (vtf, d) = vtf.json();
     assert_eq!(d["kind"], "cluster", "{d}");
-    assert!(d["password"].is_null(), "auth is off: {d}");
+    assert!(d["password"].is_null() || d["password"].is_string(), "{d}");
+    let pw = d["password"].as_str();
     let tls = &d["tls"];
     assert_eq!(tls["mode"], "on", "{d}");
     let ca = tls["ca_cert"].as_str().unwrap().to_string();
@@ -205,7 +211,7 @@ fn a_tls_cluster_from_the_command_line_is_reached_with_valkey_cli_and_gone_after
         assert!(Path::new(node["log"].as_str().unwrap()).is_file(), "{node}");
         let port = node["port"].as_u64().unwrap().to_string();
         let shard = node["shard"].as_u64().unwrap() as usize;
-        let role = valkey_cli(&["-p", &port, "--tls", "--cacert", &ca, "ROLE"]);
+        let role = valkey_cli(&["-p", &port, "--tls", "--cacert", &ca, "ROLE"], pw);
         match node["role"].as_str().unwrap() {
             "primary" => {
                 primaries_per_shard[shard] += 1;
@@ -217,7 +223,10 @@ fn a_tls_cluster_from_the_command_line_is_reached_with_valkey_cli_and_gone_after
             }
             other => panic!("role {other:?}"),
         }
-        let info = valkey_cli(&["-p", &port, "--tls", "--cacert", &ca, "CLUSTER", "INFO"]);
+        let info = valkey_cli(
+            &["-p", &port, "--tls", "--cacert", &ca, "CLUSTER", "INFO"],
+            pw,
+        );
         assert!(info.contains("cluster_state:ok"), "{port}: {info}");
     }
     assert_eq!(primaries_per_shard, [1, 1, 1]);
@@ -232,14 +241,14 @@ fn a_tls_cluster_from_the_command_line_is_reached_with_valkey_cli_and_gone_after
         &["SET", "cli-key", "v1"],
     ]
     .concat();
-    assert_eq!(valkey_cli(&set).trim(), "OK");
+    assert_eq!(valkey_cli(&set, pw).trim(), "OK");
     let get = [
         &["-c", "-p", last.as_str()][..],
         &tls_args,
         &["GET", "cli-key"],
     ]
     .concat();
-    assert_eq!(valkey_cli(&get).trim(), "v1");
+    assert_eq!(valkey_cli(&get, pw).trim(), "v1");
 
     let (pids, dirs) = (pids(&d), dirs(&d));
     vtf.signal(libc::SIGINT);
@@ -265,7 +274,12 @@ fn a_server_table_names_its_port_and_sigterm_stops_it() {
     assert_eq!(cells.len(), 6, "{row}");
     assert!(table.contains("TLS:          off"), "{table}");
     let (port, pid) = (cells[2], cells[3].parse::<u64>().unwrap());
-    let maxmemory = valkey_cli(&["-p", port, "CONFIG", "GET", "maxmemory"]);
+    let password = table
+        .lines()
+        .find_map(|l| l.strip_prefix("password:"))
+        .map(str::trim)
+        .filter(|p| !p.starts_with("none"));
+    let maxmemory = valkey_cli(&["-p", port, "CONFIG", "GET", "maxmemory"], password);
     assert_eq!(maxmemory.lines().nth(1), Some("3145728"), "{maxmemory}");
     vtf.signal(libc::SIGTERM);
     let (status, stderr) = vtf.wait();

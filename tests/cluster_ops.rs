@@ -149,6 +149,20 @@ fn bad_moves_are_refused_with_what_was_wrong() {
     assert!(err.to_string().contains("shard 7"), "{err}");
     // Slots the target already owns: nothing to do, still fine.
     cluster.move_slots(0, 10, 0).unwrap();
+    // A cluster vtf attached to: slots move, but its nodes are not ours to
+    // start or stop.
+    let port = cluster.node(0).unwrap().port();
+    let mut attached = Cluster::attach(&Config::new(), "127.0.0.1", port).unwrap();
+    attached.move_slots(0, 10, 1).unwrap();
+    assert_eq!(
+        owner_port(cluster.node(0).unwrap(), 5),
+        cluster.node(1).unwrap().port()
+    );
+    let err = attached.add_shard(0).unwrap_err();
+    assert_eq!(err.kind(), vtf::ErrorKind::Unsupported, "{err}");
+    let err = attached.remove_shard(1).unwrap_err();
+    assert_eq!(err.kind(), vtf::ErrorKind::Unsupported, "{err}");
+    assert_eq!(attached.shard_count(), 2);
 }
 
 fn node_id(node: &Server) -> String {
@@ -327,6 +341,17 @@ fn a_shard_added_then_removed_under_writes_loses_nothing() {
         );
     }
 
+    // A key of the range, and a client that will have learned it lives on
+    // the added shard when that shard goes.
+    let mut stale = cluster.connect().unwrap();
+    let key = (0..)
+        .map(|i| format!("stale:{i}"))
+        .find(|k| (5000..=6000).contains(&keyslot(&mut stale, k)))
+        .unwrap();
+    assert_eq!(
+        cmd(&mut stale, &["SET", &key, "1"]),
+        Reply::Status("OK".into())
+    );
     let started = Instant::now();
     cluster.move_slots(5000, 6000, 3).unwrap();
     eprintln!(
@@ -340,6 +365,10 @@ fn a_shard_added_then_removed_under_writes_loses_nothing() {
             > 0
     );
 
+    assert_eq!(
+        cmd(&mut stale, &["GET", &key]),
+        Reply::String(b"1".to_vec())
+    );
     let removed_pids: Vec<u32> = [3, 4]
         .iter()
         .map(|&i| cluster.node(i).unwrap().pid().unwrap())
@@ -381,8 +410,14 @@ fn a_shard_added_then_removed_under_writes_loses_nothing() {
         );
         assert!(node_cmd(node, &["DBSIZE"]).as_int().unwrap() > 0);
     }
+    // Its slot map still names a stopped node: the first command after the
+    // removal must still get through.
+    assert_eq!(
+        cmd(&mut stale, &["GET", &key]),
+        Reply::String(b"1".to_vec())
+    );
     assert_written(&cluster, written);
-    assert_eq!(total_keys(&cluster), written as i64);
+    assert_eq!(total_keys(&cluster), written as i64 + 1);
     // The shard number is not reused either.
     assert!(cluster
         .remove_shard(3)
@@ -432,4 +467,29 @@ fn removing_a_middle_shard_keeps_every_other_index() {
     assert_keys(&mut cluster.connect().unwrap(), &keys);
     let err = cluster.remove_shard(7).unwrap_err();
     assert!(err.to_string().contains("out of range"), "{err}");
+}
+
+/// Redis 7 has no SETSLOT TIMEOUT and does not replicate SETSLOT: the same
+/// moves work there. Runs where `redis-server` is installed.
+#[test]
+fn slots_move_and_shards_change_on_redis_7_too() {
+    let Some(redis) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("redis-server"))
+            .find(|p| p.is_file())
+    }) else {
+        eprintln!("redis-server is not installed: nothing to check against Redis");
+        return;
+    };
+    let mut cluster = start(&Config::new().binary(&redis), 2, 1);
+    assert!(!cluster.node(0).unwrap().engine().is_valkey());
+    let mut client = cluster.connect().unwrap();
+    let keys = set_keys(&mut client, "redis", 100);
+    cluster.move_slots(0, 3000, 1).unwrap();
+    assert_keys(&mut client, &keys);
+    let shard = cluster.add_shard(0).unwrap();
+    cluster.move_slots(8192, 9000, shard).unwrap();
+    cluster.remove_shard(shard).unwrap();
+    assert_eq!(cluster.shard_count(), 2);
+    assert_keys(&mut cluster.connect().unwrap(), &keys);
 }

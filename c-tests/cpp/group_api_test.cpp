@@ -74,4 +74,32 @@ TEST(ClusterApi, NodesRoutingAndFailover) {
   for (const char* key : {"{a}k", "{b}k", "{c}k", "{d}k", "{e}k"}) EXPECT_REPLY_EQ(after.command("GET", key), key);
 }
 
+TEST(ClusterApi, ShardsAddedMovedAndRemoved) {
+  vtf::Cluster cluster(vtf::Config(), 2, 0);
+  EXPECT_EQ(cluster.shard_count(), 2u);
+  vtf::Client client = cluster.connect();
+  for (const char* key : {"{a}k", "{b}k", "{c}k", "{d}k", "{e}k"}) EXPECT_REPLY_EQ(client.command("SET", key, key), "OK");
+  uint16_t port0 = cluster.node(0).port();
+
+  size_t shard = cluster.add_shard(0);
+  EXPECT_EQ(shard, 2u);
+  EXPECT_EQ(cluster.shard_count(), 3u);
+  ASSERT_EQ(cluster.node_count(), 3u);
+  auto slot = static_cast<uint16_t>(client.command("CLUSTER", "KEYSLOT", "{a}k").integer());
+  cluster.move_slots(slot, slot, shard);  // "{a}k" to the new shard
+  vtf::Client added = cluster.node(2).connect();
+  EXPECT_EQ(added.command("DBSIZE").integer(), 1);
+  EXPECT_REPLY_EQ(client.command("GET", "{a}k"), "{a}k");
+  EXPECT_THROW(cluster.move_slots(9, 1, 0), vtf::Error);
+
+  cluster.remove_shard(shard);
+  EXPECT_EQ(cluster.shard_count(), 2u);
+  EXPECT_EQ(cluster.node_count(), 3u);  // index 2 stays vacant
+  EXPECT_THROW(cluster.node(2), std::out_of_range);
+  EXPECT_EQ(cluster.nodes().size(), 2u);
+  EXPECT_EQ(cluster.node(0).port(), port0);
+  EXPECT_THROW(cluster.remove_shard(shard), vtf::Error);
+  for (const char* key : {"{a}k", "{b}k", "{c}k", "{d}k", "{e}k"}) EXPECT_REPLY_EQ(client.command("GET", key), key);
+}
+
 }  // namespace

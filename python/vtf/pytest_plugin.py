@@ -183,6 +183,10 @@ def _servers_of(value: Any) -> List[Server]:
         return [] if value.closed else value.nodes
     if isinstance(value, _Factory):
         return [s for made in value.made for s in _servers_of(made)]
+    # Anything else that holds servers says so (vtf.compat's `setup` fixture value).
+    held = getattr(value, "vtf_servers", None)
+    if callable(held):
+        return [s for s in held() if isinstance(s, Server)]
     return []
 
 
@@ -260,6 +264,10 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
             seen.add(id(server))
             try:
                 if server.closed:
+                    continue
+                if server.is_external():
+                    report.sections.append((f"valkey-server {server.address}",
+                                            "an external server (VTF_EXTERNAL / attach): its log is not here"))
                     continue
                 title = f"valkey-server {server.address} (pid {server.pid}, log {server.log_path})"
                 tail = server.log_tail(LOG_TAIL_LINES)

@@ -31,6 +31,10 @@ const MIGRATE_TIMEOUT_MS: u32 = 10_000;
 const PIPELINE_SLOTS: usize = 1024;
 /// Connections per node that SETSLOT steps are spread over.
 const PARALLEL_CONNECTIONS: usize = 16;
+/// How long a primary may wait for its replicas to acknowledge a SETSLOT.
+const SETSLOT_REPLICA_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a SETSLOT answered NOREPLICAS is sent again.
+const NOREPLICAS_RETRIES: usize = 3;
 /// Log lines quoted from a node that refused a command.
 const LOG_LINES: usize = 8;
 
@@ -75,6 +79,7 @@ impl Cluster {
     /// no slots until [`Cluster::move_slots`] gives it some. Its nodes get
     /// the next indices, primary first.
     pub fn add_shard(&mut self, replicas: usize) -> Result<usize> {
+        self.require_own_nodes("add_shard")?;
         if replicas > 100 {
             return Err(Error::invalid(format!(
                 "{replicas} replicas for one shard is too many"
@@ -117,6 +122,7 @@ impl Cluster {
     }
 
     fn remove_shard_inner(&mut self, shard: usize) -> Result<()> {
+        self.require_own_nodes("remove_shard")?;
         let members = self
             .shard_members(shard)
             .ok_or_else(|| self.bad_shard(shard))?
@@ -414,6 +420,21 @@ impl Cluster {
             .map_err(|e| e.context("after moving the slots"))
     }
 
+    /// Adding and removing shards start and stop nodes: only for a cluster
+    /// vtf started (an attached one's nodes are not ours to stop).
+    fn require_own_nodes(&self, what: &str) -> Result<()> {
+        if self.nodes.iter().any(Server::is_external) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{what} starts or stops nodes, and this cluster was attached to, not \
+                     started by vtf (move_slots works on it)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The config new nodes start from: that of a member (cluster options included).
     fn node_template(&self) -> Result<Config> {
         let index = *self
@@ -602,15 +623,48 @@ impl<'a> Session<'a> {
 
     /// Sends one command per slot of `slots` to node `index` in one
     /// pipeline; every reply must be a success.
+    ///
+    /// A primary whose replicas did not acknowledge a SETSLOT in time answers
+    /// NOREPLICAS without applying it (its replicas may have): such commands
+    /// are sent again, a few times, since each SETSLOT can be repeated.
     fn per_slot(&mut self, index: usize, slots: &[u16], args: &[&str]) -> Result<()> {
-        let commands = per_slot_commands(slots, args);
-        let replies = self.parallel_pipeline(index, &commands)?;
-        for (command, reply) in commands.iter().zip(&replies) {
-            if let Some(e) = reply.error() {
-                return Err(self.refused(index, command, e));
+        let mut commands = self.setslot_commands(index, slots, args);
+        for round in 0.. {
+            let replies = self.parallel_pipeline(index, &commands)?;
+            let mut again = Vec::new();
+            for (command, reply) in commands.into_iter().zip(&replies) {
+                match reply.error() {
+                    None => {}
+                    Some(e) if e.starts_with("NOREPLICAS") && round < NOREPLICAS_RETRIES => {
+                        again.push(command)
+                    }
+                    Some(e) => return Err(self.refused(index, &command, e)),
+                }
             }
+            if again.is_empty() {
+                break;
+            }
+            commands = again;
         }
         Ok(())
+    }
+
+    /// `CLUSTER SETSLOT <slot> args...` for each slot; on Valkey 8 or later
+    /// with a TIMEOUT for the replicas' acknowledgement that suits a loaded
+    /// machine (Valkey's default is 2 s).
+    fn setslot_commands(&self, index: usize, slots: &[u16], args: &[&str]) -> Vec<Vec<String>> {
+        let node = self.node(index);
+        let engine = node.engine();
+        let timeout = node
+            .config()
+            .scaled(SETSLOT_REPLICA_TIMEOUT)
+            .as_millis()
+            .to_string();
+        let mut args = args.to_vec();
+        if engine.is_valkey() && engine.at_least(8, 0) {
+            args.extend(["TIMEOUT", timeout.as_str()]);
+        }
+        per_slot_commands(slots, &args)
     }
 
     fn pipeline<A: AsRef<[u8]>>(
@@ -688,7 +742,7 @@ impl<'a> Session<'a> {
         self.per_slot(source, slots, &["MIGRATING", &target_id])?;
         self.migrate_keys(slots, source, target, auth)?;
         self.per_slot(target, slots, &["NODE", &target_id])?;
-        let commands = per_slot_commands(slots, &["NODE", &target_id]);
+        let commands = self.setslot_commands(source, slots, &["NODE", &target_id]);
         let replies = self.parallel_pipeline(source, &commands)?;
         for ((&slot, command), reply) in slots.iter().zip(&commands).zip(&replies) {
             let Some(e) = reply.error() else { continue };
@@ -816,9 +870,13 @@ fn per_slot_commands_with(slots: &[u16], subcommand: &str, args: &[&str]) -> Vec
         .collect()
 }
 
-/// MIGRATE's AUTH arguments: the target needs the password the nodes require.
+/// MIGRATE's AUTH arguments: the target needs the password the nodes
+/// require (the config's client credential, else its `requirepass`).
 fn migrate_auth(config: &Config) -> Vec<String> {
-    match config.get_arg("requirepass") {
+    match config
+        .get_password()
+        .or_else(|| config.get_arg("requirepass"))
+    {
         Some(password) if !password.is_empty() => vec!["AUTH".into(), password.into()],
         _ => Vec::new(),
     }
@@ -870,5 +928,7 @@ mod tests {
         assert!(migrate_auth(&Config::new()).is_empty());
         let config = Config::new().arg("requirepass", "s3cret");
         assert_eq!(migrate_auth(&config), ["AUTH", "s3cret"]);
+        let attached = Config::new().password("client-secret");
+        assert_eq!(migrate_auth(&attached), ["AUTH", "client-secret"]);
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::node::{NodeHandles, NodeKey, ServerHandle};
-use super::{check_out, handle, null, vtf_status, write_out};
+use super::{check_out, handle, handle_mut, null, vtf_status, write_out};
 use crate::client::Client;
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -79,10 +79,12 @@ pub unsafe extern "C" fn vtf_cluster_node(
         // SAFETY: `group` was just derived from the live handle.
         let group_ref = unsafe { &*group };
         let node = group_ref.node(index).map(NodeKey::of).ok_or_else(|| {
-            Error::invalid(format!(
-                "node index {index} is out of range: the cluster has {} nodes",
-                group_ref.node_count()
-            ))
+            let count = group_ref.node_count();
+            Error::invalid(if index < count {
+                format!("node index {index} is vacant: its shard was removed from the cluster")
+            } else {
+                format!("node index {index} is out of range: the cluster has {count} nodes")
+            })
         })?;
         // SAFETY: `group` owns `nodes` and stays at its address.
         unsafe { nodes.lend(group, node) }
@@ -156,6 +158,83 @@ pub unsafe extern "C" fn vtf_cluster_free(cluster: *mut ClusterHandle) {
             drop(unsafe { Box::from_raw(cluster) });
         }
         Ok(())
+    })
+}
+
+/// The number of shards in the cluster now: added ones counted, removed ones
+/// not (0 for NULL). Shard numbers follow the order shards were made and are
+/// never reused, so after a removal a number may be vacant.
+///
+/// # Safety
+/// `cluster` must be NULL or a live cluster.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_cluster_shard_count(cluster: *const ClusterHandle) -> usize {
+    export!({
+        // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
+        Ok(unsafe { handle(cluster, "cluster") }?.cluster.shard_count())
+    })
+}
+
+/// Moves slots `first_slot..=last_slot` with their keys to shard `to_shard`
+/// (SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE on every primary) and
+/// waits until every node sees the new owner. Clients may write meanwhile.
+///
+/// # Safety
+/// `cluster` must be NULL or a live cluster.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_cluster_move_slots(
+    cluster: *mut ClusterHandle,
+    first_slot: u16,
+    last_slot: u16,
+    to_shard: usize,
+) -> vtf_status {
+    export!({
+        // SAFETY: `cluster` is NULL or a live cluster (caller's contract).
+        let cluster = &unsafe { handle(cluster, "cluster") }?.cluster;
+        cluster.move_slots(first_slot, last_slot, to_shard)
+    })
+}
+
+/// Starts and joins a new shard of one primary and `replicas` replicas (no
+/// slots until some are moved to it); its nodes get the next indices, primary
+/// first. Writes the new shard's number to `shard_out` on success.
+///
+/// # Safety
+/// `cluster` must be NULL or a live cluster, not in use by another thread;
+/// `shard_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_cluster_add_shard(
+    cluster: *mut ClusterHandle,
+    replicas: usize,
+    shard_out: *mut usize,
+) -> vtf_status {
+    export!({
+        check_out(shard_out, "shard_out")?;
+        // SAFETY: `cluster` is NULL or a live, unshared cluster (caller's contract).
+        let cluster = &mut unsafe { handle_mut(cluster, "cluster") }?.cluster;
+        let shard = cluster.add_shard(replicas)?;
+        // SAFETY: `shard_out` was checked non-NULL and is writable (caller's contract).
+        unsafe { write_out(shard_out, shard) };
+        Ok(())
+    })
+}
+
+/// Removes shard `shard`: its slots and keys move to the other shards first,
+/// then its nodes are stopped and forgotten by every other node. Their
+/// indices become vacant (`vtf_cluster_node` gives NULL for them, node
+/// handles borrowed for them fail from then on); no other index changes.
+///
+/// # Safety
+/// `cluster` must be NULL or a live cluster, not in use by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn vtf_cluster_remove_shard(
+    cluster: *mut ClusterHandle,
+    shard: usize,
+) -> vtf_status {
+    export!({
+        // SAFETY: `cluster` is NULL or a live, unshared cluster (caller's contract).
+        let cluster = &mut unsafe { handle_mut(cluster, "cluster") }?.cluster;
+        cluster.remove_shard(shard)
     })
 }
 

@@ -57,3 +57,24 @@ def test_sigkilled_pytest_leaves_no_compat_server(tmp_path: Path) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_failing_compat_test_reports_its_servers_log(tmp_path: Path) -> None:
+    """vtf's plugin puts the log tail of a failing vtf.compat test's servers in its report."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_fails.py").write_text(textwrap.dedent("""
+        from vtf.compat.conftest import resource_port_tracker
+        from vtf.compat.valkey_test_case import ValkeyTestCase
+
+        class TestFails(ValkeyTestCase):
+            def test_fails(self):
+                self.server, self.client = self.create_server(testdir=self.testdir, args={"maxmemory": "3mb"})
+                assert self.client.get("missing") == b"there"
+    """))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
+    )
+    assert result.returncode == 1, result.stdout
+    assert "1 failed" in result.stdout
+    assert "log lines" in result.stdout and "Ready to accept connections" in result.stdout, result.stdout

@@ -138,6 +138,18 @@ class TestHandle(ValkeyTestCase):
         with pytest.raises(vtf.BinaryNotFound, match="no-such-valkey-server"):
             self.create_server(testdir=self.testdir, server_path="no-such-valkey-server", args={})
 
+    def test_module_that_fails_to_load_names_the_log_line(self, tmp_path: Any) -> None:
+        missing = tmp_path / "no-such-module.so"
+        with pytest.raises(vtf.ServerExited) as raised:
+            self.create_server(testdir=self.testdir, args={"loadmodule": f"{missing} arg1"})
+        message = str(raised.value)
+        assert str(missing) in message and "Module" in message
+
+    def test_none_argument_is_a_clear_error(self) -> None:
+        # e.g. {"loadmodule": os.getenv("MODULE_PATH")} with the variable unset
+        with pytest.raises(ValueError, match="loadmodule.*None"):
+            self.create_server(testdir=self.testdir, args={"loadmodule": None})
+
     def test_expect_helper(self) -> None:
         expect(1, int.__lt__, 2)
         with pytest.raises(ExpectException):

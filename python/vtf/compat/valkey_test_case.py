@@ -38,6 +38,7 @@ import re
 import shutil  # noqa: F401
 import signal
 import subprocess  # noqa: F401
+import sys
 import tempfile
 import time
 import atexit
@@ -822,6 +823,25 @@ def _tls_kwargs(client: Any) -> Dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k.startswith("ssl")}
 
 
+class _TestServers:
+    """The vtf servers behind a test's handles (for the plugin's failure reports)."""
+
+    def __init__(self, test: "ValkeyTestCase") -> None:
+        self._test = test
+
+    def vtf_servers(self) -> List[vtf.Server]:
+        d = self._test.__dict__
+        handles: List[ValkeyServerHandle] = list(d.get("_vtf_owned", [])) + list(d.get("replicas", []))
+        if isinstance(d.get("server"), ValkeyServerHandle):
+            handles.append(d["server"])
+        seen: List[vtf.Server] = []
+        for handle in handles:
+            server = handle.vtf_server
+            if server is not None and not server.closed and server not in seen:
+                seen.append(server)
+        return seen
+
+
 class ValkeyTestCase(ValkeyTestCaseBase):
     server_path = "valkey-server"  # upstream's default: VTF_SERVER_BINARY, else PATH
 
@@ -849,12 +869,16 @@ class ValkeyTestCase(ValkeyTestCaseBase):
             self._vtf_owned: List[ValkeyServerHandle] = []
 
     @pytest.fixture(autouse=True, name="setup")
-    def _vtf_setup_fixture(self, port_tracker_fixture: None) -> Iterator[None]:
-        """Upstream's `setup` fixture; at the end of the test every server it made is stopped."""
+    def _vtf_setup_fixture(self, port_tracker_fixture: None) -> Iterator["_TestServers"]:
+        """Upstream's `setup` fixture; at the end of the test every server it made is stopped.
+
+        Its value (upstream's is None, which no suite uses) tells vtf's pytest
+        plugin the test's servers, so a failing test's report has their log tails.
+        """
         self.common_setup()
         self._vtf_lazy_setup = True
         try:
-            yield
+            yield _TestServers(self)
         finally:
             self._vtf_lazy_setup = False
             try:
@@ -866,6 +890,10 @@ class ValkeyTestCase(ValkeyTestCaseBase):
 
     def setup(self) -> None:
         """The vendored variant's setup: a server with `get_custom_args()`, `self.client`, `self.clients`."""
+        if os.sep + "_pytest" + os.sep in sys._getframe(1).f_code.co_filename:
+            # pytest < 8 calls nose-style setup() itself; the `setup` fixture starts this
+            # server when the test first needs it (an upstream-style test never does).
+            return
         self._vtf_lazy_setup = False
         self._vtf_vendored = True
         self.common_setup()
