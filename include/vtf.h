@@ -41,7 +41,7 @@
 typedef enum vtf_status {
   VTF_OK = 0,
   /**
-   * A required pointer was NULL (C API only).
+   * A required pointer was NULL (only the C API takes pointers).
    */
   VTF_ERR_NULL_ARGUMENT,
   /**

@@ -42,6 +42,7 @@ extern "C" {
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -244,6 +245,20 @@ class Config {
   Config& auth(bool on) & { auth_ = on; return *this; }
   Config&& auth(bool on) && { return std::move(auth(on)); }
 
+  /// TLS files to attach with instead of vtf's CA; the client certificate and key
+  /// (both or neither, "" for none) are for mutual TLS.
+  Config& tls_files(std::string ca_cert, std::string client_cert = {}, std::string client_key = {}) & {
+    tls_files_ = {std::move(ca_cert), std::move(client_cert), std::move(client_key)};
+    return *this;
+  }
+  Config&& tls_files(std::string ca_cert, std::string client_cert = {}, std::string client_key = {}) && {
+    return std::move(tls_files(std::move(ca_cert), std::move(client_cert), std::move(client_key)));
+  }
+
+  /// FLUSHALL when attaching (default: env VTF_EXTERNAL_FLUSH=1, else off).
+  Config& flush_on_attach(bool flush = true) & { flush_on_attach_ = flush; return *this; }
+  Config&& flush_on_attach(bool flush = true) && { return std::move(flush_on_attach(flush)); }
+
   const std::vector<std::pair<std::string, std::string>>& args() const noexcept { return args_; }
   const std::vector<Module>& modules() const noexcept { return modules_; }
   const std::optional<std::string>& binary() const noexcept { return binary_; }
@@ -281,6 +296,14 @@ class Config {
     if (wrapper_) detail::check(vtf_config_set_wrapper(c.get(), wrapper_->c_str()), "vtf_config_set_wrapper");
     if (password_) detail::check(vtf_config_set_password(c.get(), password_->c_str()), "vtf_config_set_password");
     if (auth_) detail::check(vtf_config_set_auth(c.get(), *auth_), "vtf_config_set_auth");
+    if (tls_files_) {
+      const auto& [ca, cert, key] = *tls_files_;
+      detail::check(vtf_config_set_tls_files(c.get(), ca.c_str(), cert.empty() ? nullptr : cert.c_str(),
+                                             key.empty() ? nullptr : key.c_str()),
+                    "vtf_config_set_tls_files");
+    }
+    if (flush_on_attach_)
+      detail::check(vtf_config_set_flush_on_attach(c.get(), *flush_on_attach_), "vtf_config_set_flush_on_attach");
     return c;
   }
 
@@ -296,6 +319,8 @@ class Config {
   std::optional<std::string> wrapper_;
   std::optional<std::string> password_;
   std::optional<bool> auth_;
+  std::optional<std::tuple<std::string, std::string, std::string>> tls_files_;
+  std::optional<bool> flush_on_attach_;
 };
 
 // ---------------------------------------------------------------------------
@@ -696,6 +721,9 @@ class ServerApi {
   std::string dir() const { return borrowed(vtf_server_dir(c())); }
   std::string log_path() const { return borrowed(vtf_server_log_path(c())); }
   bool is_running() const { return vtf_server_is_running(c()); }
+  /// Attached (Server::attach, env VTF_EXTERNAL) rather than started: stop,
+  /// restart, logs and check_clean throw (VTF_ERR_UNSUPPORTED).
+  bool is_external() const { return vtf_server_is_external(c()); }
 
   /// Graceful stop; idempotent.
   void stop() const { check(vtf_server_stop(c()), "vtf_server_stop"); }
@@ -785,6 +813,12 @@ class Server : public detail::ServerApi<Server> {
             "vtf_server_start", [&](vtf_server** out) { return vtf_server_start(config.to_c().get(), out); })) {}
   /// Takes ownership of a C server.
   static Server adopt(vtf_server* server) noexcept { return Server(server, Adopt{}); }
+  /// Attaches to a server vtf did not start; destroying it leaves the server running.
+  static Server attach(const Config& config, const std::string& host, uint16_t port) {
+    return adopt(detail::create<vtf_server, detail::ServerDeleter>("vtf_server_attach", [&](vtf_server** out) {
+                   return vtf_server_attach(config.to_c().get(), host.c_str(), port, out);
+                 }).release());
+  }
 
   vtf_server* get() const noexcept { return server_.get(); }
   ServerRef ref() const noexcept { return ServerRef(get()); }
@@ -878,6 +912,14 @@ class Cluster {
         shards_(shards),
         replicas_per_shard_(replicas_per_shard) {}
 
+  /// Attaches to the cluster of the node at host:port (found with CLUSTER NODES);
+  /// destroying it leaves every node running.
+  static Cluster attach(const Config& config, const std::string& host, uint16_t port) {
+    return Cluster(detail::create<vtf_cluster, detail::ClusterDeleter>("vtf_cluster_attach", [&](vtf_cluster** out) {
+      return vtf_cluster_attach(config.to_c().get(), host.c_str(), port, out);
+    }));
+  }
+
   /// One past the highest node index: a removed shard's indices stay counted
   /// (vacant; node() throws for them, nodes() skips them).
   size_t node_count() const { return vtf_cluster_node_count(get()); }
@@ -935,6 +977,13 @@ class Cluster {
   void reset() noexcept { cluster_.reset(); }
 
  private:
+  /// An attached cluster: its shape as discovered (the shards it has, and the
+  /// replicas of each when they are even).
+  explicit Cluster(std::unique_ptr<vtf_cluster, detail::ClusterDeleter> cluster)
+      : cluster_(std::move(cluster)), shards_(shard_count()) {
+    if (shards_ > 0) replicas_per_shard_ = (node_count() - shards_) / shards_;
+  }
+
   std::unique_ptr<vtf_cluster, detail::ClusterDeleter> cluster_;
   size_t shards_ = 0;
   size_t replicas_per_shard_ = 0;

@@ -11,7 +11,7 @@ use std::fmt;
 macro_rules! with_error_kinds {
     ($make:ident) => {
         $make! {
-            /// A required pointer was NULL (C API only).
+            /// A required pointer was NULL (only the C API takes pointers).
             NullArgument => VTF_ERR_NULL_ARGUMENT,
             /// A value out of range, not UTF-8, an unknown option ...
             InvalidArgument => VTF_ERR_INVALID_ARGUMENT,

@@ -135,7 +135,8 @@ impl Topology {
             nodes,
             password: cluster
                 .node(0)
-                .and_then(|n| n.password().map(str::to_string)),
+                .and_then(Server::password)
+                .map(str::to_string),
             tls: cluster.node(0).and_then(tls_info),
         }
     }

@@ -151,6 +151,7 @@ _OPTIONAL: Dict[str, Tuple[Any, List[Any]]] = {
     "vtf_config_set_auth": (status_t, [_P, c_bool]),
     "vtf_config_set_password": (status_t, [_P, _STR]),
     "vtf_config_set_tls_files": (status_t, [_P, _STR, _STR, _STR]),
+    "vtf_config_set_flush_on_attach": (status_t, [_P, c_bool]),
     "vtf_server_password": (c_char_p, [_P]),
     "vtf_server_attach": (status_t, [_P, _STR, c_uint16, _PP]),
     "vtf_cluster_attach": (status_t, [_P, _STR, c_uint16, _PP]),

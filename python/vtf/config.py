@@ -69,6 +69,8 @@ class Config:
         command_timeout: Optional[float] = None,
         password: Optional[str] = None,
         auth: Optional[bool] = None,
+        tls_files: Optional[Tuple[PathLike, Optional[PathLike], Optional[PathLike]]] = None,
+        flush_on_attach: Optional[bool] = None,
     ) -> None:
         self.binary: Optional[str] = None if binary is None else os.fspath(binary)
         self.args: List[Tuple[str, str]] = []
@@ -82,6 +84,12 @@ class Config:
         self.command_timeout: Optional[float] = command_timeout
         self.password: Optional[str] = password
         self.auth: Optional[bool] = auth
+        #: (CA certificate, client certificate, client key) to attach with instead of vtf's CA.
+        self.tls_files: Optional[Tuple[str, Optional[str], Optional[str]]] = (
+            None if tls_files is None else _tls_files(*tls_files)
+        )
+        #: Whether attaching to an external server empties it first (env VTF_EXTERNAL_FLUSH=1).
+        self.flush_on_attach: Optional[bool] = flush_on_attach
         if args is not None:
             pairs = args.items() if isinstance(args, Mapping) else args
             for name, value in pairs:
@@ -188,6 +196,11 @@ class Config:
             check(_optional("vtf_config_set_auth")(handle, bool(self.auth)))
         if self.password is not None:
             check(_optional("vtf_config_set_password")(handle, enc(self.password)))
+        if self.tls_files is not None:
+            ca, cert, key = self.tls_files
+            check(_optional("vtf_config_set_tls_files")(handle, enc(ca), enc(cert), enc(key)))
+        if self.flush_on_attach is not None:
+            check(_optional("vtf_config_set_flush_on_attach")(handle, bool(self.flush_on_attach)))
 
 
 def _optional(name: str):  # type: ignore[no-untyped-def]
@@ -196,6 +209,12 @@ def _optional(name: str):  # type: ignore[no-untyped-def]
 
         raise Unsupported(f"{name}: this libvtf ({_ffi.dec(lib.vtf_version())}) does not have it yet")
     return getattr(lib, name)
+
+
+def _tls_files(
+    ca: PathLike, cert: Optional[PathLike] = None, key: Optional[PathLike] = None
+) -> Tuple[str, Optional[str], Optional[str]]:
+    return (os.fspath(ca), None if cert is None else os.fspath(cert), None if key is None else os.fspath(key))
 
 
 def resolve(config: Optional[Config]) -> Config:

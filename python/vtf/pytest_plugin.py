@@ -265,6 +265,10 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
             try:
                 if server.closed:
                     continue
+                if server.is_external():
+                    report.sections.append((f"valkey-server {server.address}",
+                                            "an external server (VTF_EXTERNAL / attach): its log is not here"))
+                    continue
                 title = f"valkey-server {server.address} (pid {server.pid}, log {server.log_path})"
                 tail = server.log_tail(LOG_TAIL_LINES)
             except Exception as e:  # a report must not fail because a server went

@@ -167,10 +167,13 @@ class Server(OwnedHandle):
 
     @property
     def password(self) -> Optional[str]:
-        """The default user's password; None when auth is off (or this libvtf has no auth yet)."""
-        if not _ffi.has("vtf_server_password"):
-            return None
-        return dec(lib.vtf_server_password(self._p))
+        """The password clients send: the server's credential (vtf_server_password), else the
+        config's (for an attached server); None when there is none."""
+        if _ffi.has("vtf_server_password"):
+            password = dec(lib.vtf_server_password(self._p))
+            if password is not None:
+                return password
+        return self.config.password
 
     def client_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments for valkey-py (or redis-py) clients of this server: host, port, TLS, password."""
@@ -178,16 +181,12 @@ class Server(OwnedHandle):
         password = self.password
         if password is not None:
             kwargs["password"] = password
-        ca = self.tls_ca_cert
+        ca, cert, key = self.tls_ca_cert, self.tls_client_cert, self.tls_client_key
+        if ca is None and self.config.tls_files is not None:  # attached with the config's files
+            ca, cert, key = self.config.tls_files
         if ca is not None:
             # The client certificate is offered always: mutual TLS needs it, plain TLS ignores it.
-            kwargs.update(
-                ssl=True,
-                ssl_ca_certs=ca,
-                ssl_certfile=self.tls_client_cert,
-                ssl_keyfile=self.tls_client_key,
-                ssl_cert_reqs="required",
-            )
+            kwargs.update(ssl=True, ssl_ca_certs=ca, ssl_certfile=cert, ssl_keyfile=key, ssl_cert_reqs="required")
         return kwargs
 
     def client(self, **kwargs: Any) -> "valkey.Valkey":

@@ -25,6 +25,8 @@ pub mod replication;
 pub mod reply;
 pub mod server;
 
+// vtf_status from the one list of error kinds (src/error.rs): VTF_OK, then
+// one value per kind in the list's order.
 macro_rules! status_enum {
     ($( $(#[doc = $doc:literal])* $kind:ident => $status:ident, )+) => {
         c_enum! {

@@ -1,13 +1,13 @@
 //! A `valkey-server` process: started on a reserved port in a directory of
 //! its own, ready when it answers PING, stopped (and its directory removed)
-//! when dropped.
+//! when dropped (or a server vtf did not start, attached by address).
+//! Starting one (argv, spawn, readiness) is in `start`.
 
-use std::ffi::OsString;
-use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod start;
+
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,19 +18,17 @@ use crate::diagnostics::{self, log_excerpt};
 pub use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::external::{self, External};
+use crate::ports::PortReservation;
 pub use crate::ports::HOST;
-use crate::ports::{self, PortReservation};
 use crate::process::{self, describe_exit, Activity, ProcessState};
 pub use crate::reply::info_value;
-use crate::tls::{self, TlsFiles, TlsMode};
-use crate::workdir::{self, absolute, LOG_FILE, TLS_DIR};
+use crate::tls::{TlsFiles, TlsMode};
+use crate::workdir;
 
 /// How long a server may take to exit after SHUTDOWN (grown under a wrapper).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a server may take to exit after SIGTERM before it gets SIGKILL.
 pub const SIGTERM_GRACE: Duration = Duration::from_secs(3);
-/// Bind races with programs that do not use our port locks are retried this often.
-const PORT_ATTEMPTS: usize = 5;
 
 /// A running (or stopped) server. Dropping it stops the process and removes
 /// its directory (kept with `Config::keep_data` or env `VTF_KEEP_DATA=1`).
@@ -44,7 +42,8 @@ pub struct Server {
     /// `None` for an attached server, which has no port of ours.
     reservation: Option<PortReservation>,
     state: Arc<ProcessState>,
-    /// What the default user must give (`None`: auth is off).
+    /// What the default user must give (`None`: auth is off); for an
+    /// attached server, the credential its config brings.
     password: Option<String>,
     /// The 0600 config file that requires it (includes the test's own).
     auth_config: Option<PathBuf>,
@@ -53,308 +52,6 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server and returns once it answers PING; with env
-    /// `VTF_EXTERNAL` set, attaches to the first server it names instead
-    /// (see [`crate::external`]).
-    pub fn start(config: &Config) -> Result<Server> {
-        match external::from_env()? {
-            Some(topology) => {
-                let node = &topology.nodes[0];
-                Server::attach(
-                    &external::config_for(config, &topology),
-                    &node.host,
-                    node.port,
-                )
-                .map_err(|e| e.context(format!("env {}", external::ENV)))
-            }
-            None => Server::spawn(config),
-        }
-    }
-
-    /// Starts a server process whatever env `VTF_EXTERNAL` says.
-    pub fn spawn(config: &Config) -> Result<Server> {
-        if config.get_tls_files().is_some() {
-            return Err(Error::invalid(
-                "Config::tls_files are for attaching to servers vtf did not start; the servers \
-                 vtf starts use its own certificates",
-            ));
-        }
-        config.validate()?;
-        let binary = absolute(&config.resolve_binary()?);
-        let engine = Engine::detect(&binary)?;
-        let dir = workdir::create_server_dir()?;
-        let result = Server::start_in(config, binary, engine, &dir);
-        if result.is_err() && !config.keep_data_requested() {
-            let _ = fs::remove_dir_all(&dir);
-        }
-        result
-    }
-
-    fn start_in(config: &Config, binary: PathBuf, engine: Engine, dir: &Path) -> Result<Server> {
-        let tls_mode = config.tls_mode();
-        let tls_files = if tls_mode.is_on() {
-            Some(tls::write_files(&dir.join(TLS_DIR))?)
-        } else {
-            None
-        };
-        let password = config.server_password()?;
-        let auth_config = match &password {
-            Some(password) => Some(auth::write_files(
-                dir,
-                password,
-                config.config_file.as_deref().map(absolute).as_deref(),
-            )?),
-            None => None,
-        };
-        let log_path = dir.join(LOG_FILE);
-        let mut last_error = None;
-        for _ in 0..PORT_ATTEMPTS {
-            let reservation = ports::reserve()?;
-            let state = Arc::new(ProcessState::new(
-                format!("{HOST}:{}", reservation.port()),
-                dir.to_path_buf(),
-                log_path.clone(),
-            ));
-            let mut server = Server {
-                config: config.clone(),
-                binary: binary.clone(),
-                engine: engine.clone(),
-                tls_mode,
-                tls_files: tls_files.clone(),
-                reservation: Some(reservation),
-                state,
-                password: password.clone(),
-                auth_config: auth_config.clone(),
-                external: None,
-            };
-            match server.spawn_and_wait() {
-                Ok(()) => return Ok(server),
-                Err(StartError::PortTaken(e)) => {
-                    // Someone outside our locks bound the port; try another.
-                    server.state.poll();
-                    last_error = Some(e);
-                }
-                Err(StartError::Fatal(e)) => {
-                    server.kill_now();
-                    // The directory goes with the failed start; keep the log in the message.
-                    return Err(e);
-                }
-            }
-        }
-        Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Spawn, "no port could be bound")))
-    }
-
-    /// The full argv after the binary (and any wrapper).
-    fn server_args(&self) -> Vec<OsString> {
-        let port = self.port().to_string();
-        let mut args: Vec<OsString> = Vec::new();
-        // The server runs in its own directory: relative paths given by the
-        // test mean the test's working directory.
-        // The credential goes in a file of ours, not on the command line,
-        // which every local user can read; it includes the test's file.
-        match (&self.auth_config, &self.config.config_file) {
-            (Some(ours), _) => args.push(ours.into()),
-            (None, Some(file)) => args.push(absolute(file).into()),
-            (None, None) => {}
-        }
-        let mut opt = |name: &str, value: &str| {
-            args.push(format!("--{name}").into());
-            args.push(value.into());
-        };
-        match &self.tls_files {
-            Some(files) => {
-                for (name, value) in
-                    tls::server_args(files, self.tls_mode == TlsMode::Mutual, self.port())
-                {
-                    opt(&name, &value);
-                }
-            }
-            None => opt("port", &port),
-        }
-        opt("bind", HOST);
-        opt("dir", &self.state.dir().to_string_lossy());
-        // Log to stdout, which goes to the log file together with stderr, so
-        // crash reports, sanitizer and valgrind output land in one place.
-        opt("logfile", "");
-        opt("daemonize", "no");
-        opt("save", "");
-        opt("appendonly", "no");
-        if self.engine.at_least(7, 0) {
-            opt("enable-debug-command", "yes");
-            opt("enable-module-command", "yes");
-        }
-        for module in &self.config.modules {
-            args.push("--loadmodule".into());
-            args.push(absolute(&module.path).into());
-            args.extend(module.args.iter().map(OsString::from));
-        }
-        for (name, value) in &self.config.args {
-            args.push(format!("--{name}").into());
-            args.push(value.into());
-        }
-        args
-    }
-
-    fn spawn_and_wait(&mut self) -> std::result::Result<(), StartError> {
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.state.log_path())
-            .map_err(|e| {
-                Error::io(
-                    format!("opening log file {}", self.state.log_path().display()),
-                    e,
-                )
-            })?;
-        let stderr = log
-            .try_clone()
-            .map_err(|e| Error::io("duplicating log file", e))?;
-        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-        let wrapper = self.config.wrapper_command();
-        let mut command = match wrapper.split_first() {
-            Some((program, wrapper_args)) => {
-                let mut c = Command::new(program);
-                c.args(wrapper_args).arg(&self.binary);
-                c
-            }
-            None => Command::new(&self.binary),
-        };
-        command
-            .args(self.server_args())
-            .current_dir(self.state.dir())
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr);
-        let shown = format!("{:?}", command);
-        let child = process::spawn(command)
-            .map_err(|e| Error::new(ErrorKind::Spawn, format!("spawning {shown} failed: {e}")))?;
-        self.state.set_child(child, log_start);
-        self.wait_ready(&shown)
-    }
-
-    fn wait_ready(&self, command: &str) -> std::result::Result<(), StartError> {
-        let timeout = self.config.effective_startup_timeout();
-        let started = Instant::now();
-        let mut last_probe_error = String::new();
-        let ready = process::poll_until(timeout, Duration::from_millis(10), || {
-            if !self.state.poll() {
-                return true; // exited: stop waiting, reported below
-            }
-            match self.probe() {
-                Ok(()) => true,
-                Err(e) => {
-                    last_probe_error = e;
-                    false
-                }
-            }
-        });
-        if !self.state.poll() {
-            return Err(self.exited_during_start(command));
-        }
-        if ready {
-            return Ok(());
-        }
-        Err(StartError::Fatal(Error::new(
-            ErrorKind::Timeout,
-            format!(
-                "{} did not answer PING within {:.1} s (it is {}; last attempt: {}); command: {command}; {}",
-                self.state.describe(),
-                started.elapsed().as_secs_f64(),
-                self.state.activity(),
-                if last_probe_error.is_empty() {
-                    "none"
-                } else {
-                    &last_probe_error
-                },
-                log_excerpt(&self.state)
-            ),
-        )))
-    }
-
-    /// One readiness probe: PING answered by anything but LOADING. With a
-    /// password, AUTH goes in the same write as the PING (one round trip);
-    /// a NOAUTH alone would not do, as the server checks it before LOADING.
-    fn probe(&self) -> std::result::Result<(), String> {
-        if self.tls_mode.is_on() {
-            let mut client = self.connect().map_err(|e| e.to_string())?;
-            return match client.cmd(["PING"]) {
-                Ok(reply) if reply.error().is_some_and(|e| e.starts_with("LOADING")) => {
-                    Err("LOADING".into())
-                }
-                Ok(_) => Ok(()),
-                Err(e) => Err(e.to_string()),
-            };
-        }
-        let mut stream = TcpStream::connect((HOST, self.port())).map_err(|e| e.to_string())?;
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let _ = stream.set_nodelay(true);
-        let mut request = Vec::new();
-        if let Some(password) = &self.password {
-            request.extend_from_slice(b"*2\r\n$4\r\nAUTH\r\n");
-            request.extend_from_slice(format!("${}\r\n", password.len()).as_bytes());
-            request.extend_from_slice(password.as_bytes());
-            request.extend_from_slice(b"\r\n");
-        }
-        request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
-        stream.write_all(&request).map_err(|e| e.to_string())?;
-        // One line per command: +OK or an error for AUTH, then PING's.
-        let expected = if self.password.is_some() { 2 } else { 1 };
-        let mut buf = Vec::with_capacity(64);
-        let mut chunk = [0u8; 256];
-        while buf.windows(2).filter(|w| w == b"\r\n").count() < expected {
-            let n = stream.read(&mut chunk).map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("connection closed".into());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        let text = String::from_utf8_lossy(&buf);
-        let mut lines = text.split("\r\n");
-        if self.password.is_some() {
-            let auth = lines.next().unwrap_or_default();
-            if auth.starts_with('-') {
-                return Err(format!("AUTH was refused: {auth}"));
-            }
-        }
-        if lines.next().unwrap_or_default().starts_with("-LOADING") {
-            Err("LOADING".into())
-        } else {
-            Ok(())
-        }
-    }
-
-    fn exited_during_start(&self, command: &str) -> StartError {
-        let tail = diagnostics::run_log_tail(&self.state, 200);
-        let excerpt = log_excerpt(&self.state);
-        if tail.contains("Address already in use") {
-            return StartError::PortTaken(Error::new(
-                ErrorKind::Spawn,
-                format!(
-                    "port {} was taken by another program; {excerpt}",
-                    self.port()
-                ),
-            ));
-        }
-        if tail.contains("TLS support") && self.tls_mode.is_on() {
-            return StartError::Fatal(Error::new(
-                ErrorKind::Tls,
-                format!(
-                    "{} has no TLS support (it was built without BUILD_TLS=yes), so it cannot \
-                     serve TLS; use a binary built with `make BUILD_TLS=yes` (vtf_build_server \
-                     builds one) or turn TLS off; {excerpt}",
-                    self.binary.display()
-                ),
-            ));
-        }
-        StartError::Fatal(Error::new(
-            ErrorKind::ServerExited,
-            format!(
-                "{} exited during startup; command: {command}; {excerpt}",
-                self.describe()
-            ),
-        ))
-    }
-
     /// Attaches to a server that vtf did not start, at `host:port`, with the
     /// config's credential ([`Config::password`]) and TLS settings
     /// ([`Config::tls_files`], else vtf's CA when its TLS mode is on); the
@@ -391,7 +88,6 @@ impl Server {
                 PathBuf::new(),
                 PathBuf::new(),
             )),
-            // The credential the config brings (the server's own business).
             password: external.password.clone(),
             auth_config: None,
             external: Some(Box::new(external)),
@@ -421,6 +117,40 @@ impl Server {
             )),
             None => Ok(()),
         }
+    }
+
+    /// The password the server requires of its default user (`None` when
+    /// auth is off), which vtf's clients send: for valkey-cli (`-a PASSWORD
+    /// --no-auth-warning` or env `REDISCLI_AUTH`) and other clients. For an
+    /// attached server, the one its config brings.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// A shell command that reaches this server by hand while it runs, as
+    /// the tests do: valkey-cli with the password from its 0600 file and the
+    /// TLS options the server needs.
+    pub fn cli_command(&self) -> String {
+        let cli = self
+            .cli_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "valkey-cli".to_string());
+        let mut line = String::new();
+        if self.password.is_some() && self.auth_config.is_some() {
+            line.push_str(&auth::cli_auth_prefix(self.dir()));
+        }
+        line.push_str(&format!("{cli} -h {} -p {}", self.host(), self.port()));
+        if let Some(files) = &self.tls_files {
+            line.push_str(&format!(" --tls --cacert {}", files.ca_cert.display()));
+            if self.tls_mode == TlsMode::Mutual {
+                line.push_str(&format!(
+                    " --cert {} --key {}",
+                    files.client_cert.display(),
+                    files.client_key.display()
+                ));
+            }
+        }
+        line
     }
 
     /// Whether vtf attached to this server rather than starting it.
@@ -513,39 +243,6 @@ impl Server {
                     ),
                 )
             })
-    }
-
-    /// The password the server requires of its default user (`None` when
-    /// auth is off): for valkey-cli (`-a PASSWORD --no-auth-warning` or env
-    /// `REDISCLI_AUTH`) and other clients. vtf's own clients send it.
-    pub fn password(&self) -> Option<&str> {
-        self.password.as_deref()
-    }
-
-    /// A shell command that reaches this server by hand while it runs, as
-    /// the tests do: valkey-cli with the password from its 0600 file and the
-    /// TLS options the server needs.
-    pub fn cli_command(&self) -> String {
-        let cli = self
-            .cli_path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "valkey-cli".to_string());
-        let mut line = String::new();
-        if self.password.is_some() {
-            line.push_str(&auth::cli_auth_prefix(self.dir()));
-        }
-        line.push_str(&format!("{cli} -h {HOST} -p {}", self.port()));
-        if let Some(files) = &self.tls_files {
-            line.push_str(&format!(" --tls --cacert {}", files.ca_cert.display()));
-            if self.tls_mode == TlsMode::Mutual {
-                line.push_str(&format!(
-                    " --cert {} --key {}",
-                    files.client_cert.display(),
-                    files.client_key.display()
-                ));
-            }
-        }
-        line
     }
 
     pub fn engine(&self) -> &Engine {
@@ -721,13 +418,8 @@ impl Server {
         if !keep_data {
             workdir::clear_data(self.dir())?;
         }
-        match self.spawn_and_wait() {
-            Ok(()) => Ok(()),
-            Err(StartError::PortTaken(e)) | Err(StartError::Fatal(e)) => {
-                self.kill_now();
-                Err(e.context(format!("restarting {}", self.address())))
-            }
-        }
+        self.respawn()
+            .map_err(|e| e.context(format!("restarting {}", self.address())))
     }
 
     /// Changes the config used by later restarts (e.g. a new `replicaof`).
@@ -870,17 +562,5 @@ impl Drop for Server {
         } else {
             let _ = fs::remove_dir_all(self.dir());
         }
-    }
-}
-
-enum StartError {
-    /// The port was bound by a program outside our locks: retry elsewhere.
-    PortTaken(Error),
-    Fatal(Error),
-}
-
-impl From<Error> for StartError {
-    fn from(e: Error) -> Self {
-        StartError::Fatal(e)
     }
 }
