@@ -870,9 +870,13 @@ fn per_slot_commands_with(slots: &[u16], subcommand: &str, args: &[&str]) -> Vec
         .collect()
 }
 
-/// MIGRATE's AUTH arguments: the target needs the password the nodes require.
+/// MIGRATE's AUTH arguments: the target needs the password the nodes
+/// require (the config's client credential, else its `requirepass`).
 fn migrate_auth(config: &Config) -> Vec<String> {
-    match config.get_arg("requirepass") {
+    match config
+        .get_password()
+        .or_else(|| config.get_arg("requirepass"))
+    {
         Some(password) if !password.is_empty() => vec!["AUTH".into(), password.into()],
         _ => Vec::new(),
     }
@@ -924,5 +928,7 @@ mod tests {
         assert!(migrate_auth(&Config::new()).is_empty());
         let config = Config::new().arg("requirepass", "s3cret");
         assert_eq!(migrate_auth(&config), ["AUTH", "s3cret"]);
+        let attached = Config::new().password("client-secret");
+        assert_eq!(migrate_auth(&attached), ["AUTH", "client-secret"]);
     }
 }
