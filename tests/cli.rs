@@ -356,6 +356,21 @@ fn vtf_run_passes_the_exit_status_and_the_servers_in_the_environment() {
     assert!(stderr.contains("exited with status 7"), "{stderr}");
     assert!(stderr.contains("Ready to accept connections"), "{stderr}");
 
+    // An inherited VTF_EXTERNAL (an outer `vtf run`) does not make vtf attach:
+    // it starts its own server and hands CMD that one.
+    let out = vtf()
+        .env("VTF_EXTERNAL", "127.0.0.1:1")
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            r#"test "$VTF_EXTERNAL" != 127.0.0.1:1"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
     let out = run(&["run", "--", "/nonexistent/vtf-test-command"]);
     assert_eq!(out.status.code(), Some(127), "{out:?}");
     let out = run(&["run", "--", "sh", "-c", "kill -TERM $$"]);
@@ -438,6 +453,12 @@ fn bad_input_gets_vtf_errors_and_documented_exit_codes() {
     );
     fails(&["server", "--tls", "sometimes"], 2, "possible values");
     fails(&["run"], 2, "CMD");
+    // vtf run's own failure is 125, never confused with CMD's statuses.
+    fails(
+        &["run", "--arg", "port", "1", "--", "true"],
+        125,
+        "set by vtf",
+    );
 }
 
 #[test]
