@@ -221,6 +221,12 @@ class Config {
   Config& startup_timeout(std::chrono::milliseconds timeout) & { startup_timeout_ = timeout; return *this; }
   Config&& startup_timeout(std::chrono::milliseconds timeout) && { return std::move(startup_timeout(timeout)); }
 
+  /// How long clients of these servers wait for each reply (default 60 s, x10
+  /// under a wrapper; env VTF_COMMAND_TIMEOUT_MS); 0 ms waits forever, for tests
+  /// that block on purpose.
+  Config& command_timeout(std::chrono::milliseconds timeout) & { command_timeout_ = timeout; return *this; }
+  Config&& command_timeout(std::chrono::milliseconds timeout) && { return std::move(command_timeout(timeout)); }
+
   /// A Valkey version (git ref) to run, built from source and cached; wins over
   /// VTF_SERVER_BINARY and PATH (not over binary()).
   Config& version(std::string git_ref) & { version_ = std::move(git_ref); return *this; }
@@ -265,6 +271,7 @@ class Config {
   const std::optional<std::string>& config_file() const noexcept { return config_file_; }
   const std::optional<vtf_tls_mode>& tls() const noexcept { return tls_; }
   const std::optional<std::chrono::milliseconds>& startup_timeout() const noexcept { return startup_timeout_; }
+  const std::optional<std::chrono::milliseconds>& command_timeout() const noexcept { return command_timeout_; }
   const std::optional<std::string>& version() const noexcept { return version_; }
   bool keep_data() const noexcept { return keep_data_; }
   const std::optional<std::string>& wrapper() const noexcept { return wrapper_; }
@@ -291,6 +298,9 @@ class Config {
     if (startup_timeout_)
       detail::check(vtf_config_set_startup_timeout_ms(c.get(), detail::to_ms(*startup_timeout_)),
                     "vtf_config_set_startup_timeout_ms");
+    if (command_timeout_)
+      detail::check(vtf_config_set_command_timeout_ms(c.get(), detail::to_ms(*command_timeout_)),
+                    "vtf_config_set_command_timeout_ms");
     if (version_) detail::check(vtf_config_set_version(c.get(), version_->c_str()), "vtf_config_set_version");
     if (keep_data_) detail::check(vtf_config_set_keep_data(c.get(), true), "vtf_config_set_keep_data");
     if (wrapper_) detail::check(vtf_config_set_wrapper(c.get(), wrapper_->c_str()), "vtf_config_set_wrapper");
@@ -314,6 +324,7 @@ class Config {
   std::optional<std::string> config_file_;
   std::optional<vtf_tls_mode> tls_;
   std::optional<std::chrono::milliseconds> startup_timeout_;
+  std::optional<std::chrono::milliseconds> command_timeout_;
   std::optional<std::string> version_;
   bool keep_data_ = false;
   std::optional<std::string> wrapper_;

@@ -248,6 +248,20 @@ TEST_F(ApiTest, CommandTimeout) {
   }
 }
 
+TEST(ConfigCommandTimeout, ClientsOfTheServerGiveUpWithTimeout) {
+  // The config's bound reaches every client of its servers: a reply that does
+  // not come in time is VTF_ERR_TIMEOUT naming the command, not a hang.
+  vtf::Server s(vtf::Config().command_timeout(300ms));
+  vtf::Client c = s.connect();
+  try {
+    c.command("BLPOP", "never-pushed", 0);  // blocks forever
+    FAIL() << "BLPOP on an empty list returned";
+  } catch (const vtf::Error& e) {
+    EXPECT_EQ(e.status(), VTF_ERR_TIMEOUT) << e.what();
+    EXPECT_NE(std::string(e.what()).find("BLPOP"), std::string::npos) << e.what();
+  }
+}
+
 // The owning classes are unique_ptrs underneath (the rule of zero): move-only,
 // and a Server is usable wherever a ServerRef view is.
 static_assert(!std::is_copy_constructible_v<vtf::Server> && !std::is_copy_assignable_v<vtf::Server>);
