@@ -7,17 +7,21 @@
 //! Node order: primaries first (shard order), then the replicas in shard
 //! order: replica `j` of shard `s` is node `shards + s * replicas + j`. A node
 //! keeps its index for its lifetime, also after a failover swaps its role.
-//! Shards added later (`ops`) append their nodes after the existing ones;
+//! Shards added later (`shards`) append their nodes after the existing ones;
 //! a removed shard leaves its indices and its shard number vacant, never reused.
 //!
 //! The handle lives here; forming is in `form`, the
 //! convergence check in `converge`, CLUSTER NODES / SLOTS parsing in
-//! `topology`.
+//! `topology`, attaching to a running cluster in `attach`; moving slots with
+//! their keys in `migrate`, adding and removing shards in `shards`, both over
+//! a `session` (one operation's connections to every node).
 
 mod attach;
 mod converge;
 mod form;
-mod ops;
+mod migrate;
+mod session;
+mod shards;
 mod topology;
 
 use std::time::{Duration, Instant};
