@@ -52,7 +52,9 @@ inline void print_server_diagnostics(const ServerRef& server, const std::string&
        << "[ vtf      ]   dir: " << server.dir() << "\n"
        << "[ vtf      ]   log: " << server.log_path() << "\n"
        << "[ vtf      ]   by hand, while it runs: "
-       << (server.password() ? "REDISCLI_AUTH=\"$(cat " + server.dir() + "/password)\" " : std::string())
+       // The password from its 0600 file (an attached server has none of ours), never the password itself.
+       << (server.password() && !server.dir().empty() ? "REDISCLI_AUTH=\"$(cat " + server.dir() + "/password)\" "
+                                                      : std::string())
        << "valkey-cli -h " << server.host() << " -p " << server.port()
        << (server.tls_ca_cert_path().empty()
                ? std::string()

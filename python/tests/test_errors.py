@@ -111,7 +111,9 @@ def test_unsupported_on_an_external_server(valkey_server: vtf.Server) -> None:
     if not _ffi.has("vtf_server_attach"):
         pytest.skip("SKIPPED LOUDLY: libvtf reports VTF_ERR_UNSUPPORTED but nothing raises it yet: "
                     "vtf_server_attach (issue 17) is the first operation that will; the test runs once it lands")
-    with vtf.Server.attach(valkey_server.host, valkey_server.port, valkey_server.config) as attached:
+    # The server requires the test process's password (issue 15): the attach brings it.
+    credential = vtf.Config(password=valkey_server.password)
+    with vtf.Server.attach(valkey_server.host, valkey_server.port, credential) as attached:
         with pytest.raises(vtf.Unsupported, match="external"):
             attached.restart()
     assert valkey_server.is_running(), "an attached handle never stops the real server"

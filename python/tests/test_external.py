@@ -1,5 +1,6 @@
 """Servers vtf did not start: attach to a server and a cluster, and VTF_EXTERNAL switching a whole suite."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.skipif(not _ffi.has("vtf_server_attach"),
 
 def test_attached_server_works_and_leaves_the_process_alone(valkey_server: vtf.Server) -> None:
     valkey_server.client().set("before", "1")
-    with vtf.Server.attach(valkey_server.host, valkey_server.port) as attached:
+    # vtf's servers require the test process's password (issue 15): the attach brings it.
+    credential = vtf.Config(password=valkey_server.password)
+    with vtf.Server.attach(valkey_server.host, valkey_server.port, credential) as attached:
         assert attached.is_external() and not valkey_server.is_external()
         assert attached.pid is None and attached.port == valkey_server.port
         assert attached.client().get("before") == b"1"
@@ -30,14 +33,15 @@ def test_attached_server_works_and_leaves_the_process_alone(valkey_server: vtf.S
 def test_attach_over_mutual_tls_with_the_servers_files(valkey_server_factory) -> None:
     server = valkey_server_factory(tls="mutual")
     files = (server.tls_ca_cert, server.tls_client_cert, server.tls_client_key)
-    with vtf.Server.attach(server.host, server.port, vtf.Config(tls_files=files)) as attached:
+    with vtf.Server.attach(server.host, server.port, vtf.Config(tls_files=files, password=server.password)) as attached:
         assert attached.client().set("k", "v")
     assert server.client().get("k") == b"v"
 
 
 def test_attached_cluster(valkey_cluster_factory) -> None:
     cluster = valkey_cluster_factory(shards=3, replicas=1)
-    with vtf.Cluster.attach(cluster.node(4).host, cluster.node(4).port) as attached:
+    credential = vtf.Config(password=cluster.node(0).password)
+    with vtf.Cluster.attach(cluster.node(4).host, cluster.node(4).port, credential) as attached:
         assert attached.node_count == 6 and attached.shard_count == 3
         assert [n.port for n in attached.nodes[:3]] == [n.port for n in cluster.nodes[:3]]
         client = attached.client()
@@ -58,7 +62,10 @@ def test_vtf_external_turns_a_suite_onto_a_running_server(tmp_path: Path, valkey
                 assert False, "on purpose"
         """,
     })
-    result = run_pytest(tmp_path, env={"VTF_EXTERNAL": valkey_server.address})
+    # The JSON form of VTF_EXTERNAL (what `vtf server --json` prints) carries the password.
+    external = {"kind": "server", "nodes": [{"host": valkey_server.host, "port": valkey_server.port}],
+                "password": valkey_server.password}
+    result = run_pytest(tmp_path, env={"VTF_EXTERNAL": json.dumps(external)})
     out = result.stdout
     assert "1 failed, 1 passed" in out, out
     assert "an external server" in out, out

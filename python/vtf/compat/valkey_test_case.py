@@ -790,7 +790,7 @@ class ValkeyTestCaseBase:
         """waitForReplicaToSyncUp for a client of the replica."""
         wait_for_true(lambda: ValkeyInfo(client.info(section="replication")).is_master_link_up(), timeout=MAX_SYNC_WAIT)
         info = client.info(section="replication")
-        primary = ValkeyClient(host=info["master_host"], port=int(info["master_port"]), **_tls_kwargs(client))
+        primary = ValkeyClient(host=info["master_host"], port=int(info["master_port"]), **_same_test_kwargs(client))
         try:
             target = _info_int(primary, "replication", "master_repl_offset")
         finally:
@@ -817,10 +817,11 @@ class ValkeyTestCaseBase:
         return self.DEFAULT_BIND_IP
 
 
-def _tls_kwargs(client: Any) -> Dict[str, Any]:
-    """The TLS settings of `client`'s pool, for a client of another server of the same test."""
+def _same_test_kwargs(client: Any) -> Dict[str, Any]:
+    """The TLS settings and credential of `client`'s pool, for a client of another server of the
+    same test (vtf's servers of one test process share a password)."""
     kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}) or {}
-    return {k: v for k, v in kwargs.items() if k.startswith("ssl")}
+    return {k: v for k, v in kwargs.items() if k.startswith("ssl") or k in ("username", "password")}
 
 
 class _TestServers:
