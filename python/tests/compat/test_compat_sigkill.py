@@ -1,22 +1,11 @@
 """A SIGKILLed pytest running a vtf.compat suite leaves no server behind, reused servers included."""
 
-import os
-import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import vtf
-
-
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")  # a zombie is dead; its reaper is init, not us
+from _subprocess import sigkill_leaves_no_server
 
 
 def test_sigkilled_pytest_leaves_no_compat_server(tmp_path: Path) -> None:
@@ -39,24 +28,7 @@ def test_sigkilled_pytest_leaves_no_compat_server(tmp_path: Path) -> None:
                 os.rename({str(pids_file)!r} + ".tmp", {str(pids_file)!r})
                 vtf.wait_until(lambda: False, timeout=120, description="being SIGKILLed")
     """))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        vtf.wait_until(lambda: pids_file.exists() or child.poll() is not None, timeout=60,
-                       description="the child pytest writing its servers' pids")
-        assert child.poll() is None, "the child pytest ended before it was killed"
-        pids = [int(p) for p in pids_file.read_text().split()]
-        assert len(pids) == 2 and not any(_gone(p) for p in pids)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-        vtf.wait_until(lambda: all(_gone(p) for p in pids), timeout=30,
-                       description=f"servers {pids} exiting after their pytest was SIGKILLed")
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    sigkill_leaves_no_server(tmp_path, pids_file, servers=2)
 
 
 def test_failing_compat_test_reports_its_servers_log(tmp_path: Path) -> None:
