@@ -334,9 +334,10 @@ impl Client {
             return Ok(());
         }
         let timeout = self.timeout;
+        let connect_timeout = self.connect_timeout();
         let connection = match &self.target {
             Target::Single(client) => client
-                .get_connection_with_timeout(CONNECT_TIMEOUT)
+                .get_connection_with_timeout(connect_timeout)
                 .and_then(|conn| {
                     conn.set_read_timeout(timeout)?;
                     conn.set_write_timeout(timeout)?;
@@ -352,8 +353,17 @@ impl Client {
                 self.connection = Some(c);
                 Ok(())
             }
-            Err(e) => Err(self.explain(&e, "connecting", Some(CONNECT_TIMEOUT))),
+            Err(e) => Err(self.explain(&e, "connecting", Some(connect_timeout))),
         }
+    }
+
+    /// The bound on setting a connection up (TCP, TLS, AUTH): `CONNECT_TIMEOUT`,
+    /// or the command timeout when that is shorter, since a stopped server
+    /// accepts the TCP connection and then never answers the handshake.
+    fn connect_timeout(&self) -> Duration {
+        self.timeout
+            .filter(|t| !t.is_zero())
+            .map_or(CONNECT_TIMEOUT, |t| t.min(CONNECT_TIMEOUT))
     }
 
     fn send(&mut self, cmd: &Cmd) -> Result<Reply> {

@@ -139,6 +139,9 @@ fn a_stopped_cluster_node_is_named_by_wait_ok_and_the_cluster_still_stops() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{msg}");
     assert!(msg.contains("node 1"), "{msg}");
     assert!(msg.contains("stopped"), "{msg}");
+    // Connecting to the stopped node is bounded by the wait's per-read bound
+    // (1 s), not the 5 s connect timeout, which held a 2 s wait_ok to 5 s.
+    assert!(msg.contains("no reply within 1.0 s"), "{msg}");
     let started = Instant::now();
     drop(cluster);
     assert!(started.elapsed() < HANG_GUARD, "{:?}", started.elapsed());

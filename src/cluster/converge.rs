@@ -354,9 +354,10 @@ impl View {
         let client = match client {
             Some(c) => c,
             None => {
-                let mut c = node.connect()?;
-                c.set_timeout(Some(node.config().scaled(READ_TIMEOUT)))?;
-                client.insert(c)
+                // The bound covers connecting too: a stopped node accepts
+                // the TCP connection and never answers the handshake.
+                let bound = Some(node.config().scaled(READ_TIMEOUT));
+                client.insert(Client::connect(&node.endpoint().command_timeout(bound))?)
             }
         };
         let info = text(&client.cmd(["CLUSTER", "INFO"])?, node, "CLUSTER INFO")?;
