@@ -10,6 +10,7 @@ use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Cmd, ConnectionLike, IntoConnectionInfo, RedisError};
 
 use crate::diagnostics;
+use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process::{self, ProcessState};
 use crate::reply::Reply;
@@ -18,129 +19,6 @@ use crate::tls::{self, TlsMode};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a broken connection waits for its server's exit to become visible.
 const EXIT_GRACE: Duration = Duration::from_millis(200);
-
-/// Where a client connects: what a server hands out (`Server::endpoint`).
-/// TLS clients trust the process-wide test CA (the one every server's TLS
-/// files hold) and present its client certificate under mutual TLS.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    host: String,
-    port: u16,
-    tls: TlsMode,
-    /// The server process to consult when the connection breaks.
-    process: Option<Arc<ProcessState>>,
-    /// How long a command may wait for its reply (`None`: forever).
-    command_timeout: Option<Duration>,
-    description: String,
-    /// Sent with AUTH on connect.
-    password: Option<String>,
-    /// Trusted / presented instead of vtf's own CA (servers vtf did not start).
-    certificates: Option<Arc<ClientCertificates>>,
-}
-
-/// PEM text a TLS client trusts and presents instead of vtf's generated
-/// CA and client certificate: for servers that vtf did not start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientCertificates {
-    pub ca_cert_pem: Vec<u8>,
-    /// Client certificate and key, presented under mutual TLS.
-    pub client: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-impl ClientCertificates {
-    fn for_redis(&self) -> redis::TlsCertificates {
-        redis::TlsCertificates {
-            client_tls: self
-                .client
-                .as_ref()
-                .map(|(cert, key)| redis::ClientTlsConfig {
-                    client_cert: cert.clone(),
-                    client_key: key.clone(),
-                }),
-            root_cert: Some(self.ca_cert_pem.clone()),
-        }
-    }
-}
-
-impl Endpoint {
-    /// `host:port`, plain TCP, with no process behind it to watch.
-    pub fn new(host: impl Into<String>, port: u16) -> Endpoint {
-        let host = host.into();
-        Endpoint {
-            description: format!("{host}:{port}"),
-            host,
-            port,
-            tls: TlsMode::Off,
-            process: None,
-            password: None,
-            certificates: None,
-            command_timeout: None,
-        }
-    }
-
-    /// The credential to AUTH with on connect.
-    pub fn password(mut self, password: Option<String>) -> Endpoint {
-        self.password = password;
-        self
-    }
-
-    /// TLS with these certificates instead of vtf's own.
-    pub fn certificates(mut self, certificates: Arc<ClientCertificates>) -> Endpoint {
-        self.certificates = Some(certificates);
-        self
-    }
-
-    pub fn tls(mut self, mode: TlsMode) -> Endpoint {
-        self.tls = mode;
-        self
-    }
-
-    /// How long each command of a client of this endpoint may wait for its
-    /// reply (`None`: forever); a client can change it with `set_timeout`.
-    pub fn command_timeout(mut self, timeout: Option<Duration>) -> Endpoint {
-        self.command_timeout = timeout;
-        self
-    }
-
-    /// The process whose death explains a broken connection.
-    pub(crate) fn watching(mut self, process: Arc<ProcessState>) -> Endpoint {
-        self.process = Some(process);
-        self
-    }
-
-    /// The same endpoint without a watched process: for SHUTDOWN, whose
-    /// connection is meant to break.
-    pub(crate) fn unwatched(mut self) -> Endpoint {
-        self.process = None;
-        self
-    }
-
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn tls_mode(&self) -> TlsMode {
-        self.tls
-    }
-
-    pub fn get_password(&self) -> Option<&str> {
-        self.password.as_deref()
-    }
-
-    /// What error messages call it ("127.0.0.1:PORT").
-    pub fn description(&self) -> &str {
-        &self.description
-    }
-
-    fn url(&self) -> String {
-        let scheme = if self.tls.is_on() { "rediss" } else { "redis" };
-        format!("{scheme}://{}:{}", self.host, self.port)
-    }
-}
 
 enum Target {
     Single(redis::Client),

@@ -14,8 +14,8 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::client::ClientCertificates;
 use crate::config::Config;
+use crate::endpoint::ClientCertificates;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reply::info_value;

@@ -16,8 +16,8 @@
 //! (every `VTF_*` variable, one flag rule), [`external`]
 //! (servers vtf did not start), [`engine`] (which engine and version a binary is),
 //! [`server`], [`process`] (spawning without orphans, and a process's
-//! state), [`workdir`] (a server's directory), [`client`] (and the
-//! [`client::Endpoint`] a server hands out), [`reply`], [`tls`], `group`
+//! state), [`workdir`] (a server's directory), [`client`], [`endpoint`] (what
+//! a server hands a client to connect with), [`reply`], [`tls`], `group`
 //! (starting and stopping a group's servers), [`replication`], [`cluster`],
 //! [`build`] (servers built from source), [`diagnostics`] (log tails, crash
 //! and sanitizer reports, waits that explain themselves), [`topology`] (the
@@ -34,6 +34,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod diagnostics;
+pub mod endpoint;
 pub mod engine;
 pub mod env;
 pub mod error;
@@ -49,9 +50,10 @@ pub mod tls;
 pub mod topology;
 pub mod workdir;
 
-pub use client::{Client, Endpoint};
+pub use client::Client;
 pub use cluster::Cluster;
 pub use config::{ClientTlsFiles, Config};
+pub use endpoint::Endpoint;
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use replication::Replication;

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth;
-use crate::client::{Client, Endpoint};
+use crate::client::Client;
 use crate::config::Config;
 use crate::diagnostics::{self, log_excerpt};
+use crate::endpoint::Endpoint;
 pub use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::external::{self, External};
