@@ -2,6 +2,8 @@
 //! redirects, failover, restart with data, modules on every node, TLS.
 //! Under `VTF_TLS=1` every cluster here runs over TLS (cluster bus included).
 
+#[path = "common/other_engine.rs"]
+mod other_engine;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -400,12 +402,9 @@ fn a_tls_cluster_forms_and_serves() {
 /// still form with options it knows. Runs where `redis-server` is installed.
 #[test]
 fn a_redis_7_cluster_forms_without_valkey_only_options() {
-    let Some(redis) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("redis-server"))
-            .find(|p| p.is_file())
-    }) else {
-        eprintln!("redis-server is not installed: nothing to check against Redis");
+    let Some(redis) =
+        other_engine::redis_server("a_redis_7_cluster_forms_without_valkey_only_options")
+    else {
         return;
     };
     let cluster = start(&Config::new().binary(&redis), 2, 1);

@@ -3,6 +3,8 @@
 //! type carried by MIGRATE), shards added and removed under a writer thread,
 //! node indices kept.
 
+#[path = "common/other_engine.rs"]
+mod other_engine;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -474,12 +476,8 @@ fn removing_a_middle_shard_keeps_every_other_index() {
 /// moves work there. Runs where `redis-server` is installed.
 #[test]
 fn slots_move_and_shards_change_on_redis_7_too() {
-    let Some(redis) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("redis-server"))
-            .find(|p| p.is_file())
-    }) else {
-        eprintln!("redis-server is not installed: nothing to check against Redis");
+    let Some(redis) = other_engine::redis_server("slots_move_and_shards_change_on_redis_7_too")
+    else {
         return;
     };
     let mut cluster = start(&Config::new().binary(&redis), 2, 1);
