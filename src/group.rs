@@ -61,3 +61,60 @@ pub(crate) fn stop_all<'a>(nodes: impl IntoIterator<Item = &'a mut Server>) {
         }
     });
 }
+
+/// A faster cron (`hz` 100, the default is 10) while a group forms, then the
+/// nodes' own hz back. A primary sees that a full sync's fork has ended only
+/// on a cron tick: a second replica that asked for a sync during the first
+/// one waits for that tick before its own fork starts, and a replica's first
+/// ACK that came before it is lost (see replication.rs). Cluster forming
+/// waits on ticks too. Measured: a primary with two replicas formed in 27 or
+/// 120 ms, depending on that race; a 2x2 cluster in 570 ms, 420 ms with it.
+/// The raise is a start argument: CONFIG SET hz takes effect only after the
+/// tick already scheduled, up to 100 ms later.
+pub(crate) struct QuickCron {
+    /// What hz goes back to: the user's, or the default.
+    hz: String,
+}
+
+impl QuickCron {
+    const HZ: &'static str = "100";
+    const DEFAULT_HZ: &'static str = "10";
+
+    /// None with a config file, whose own hz is not known here.
+    pub(crate) fn plan(config: &Config) -> Option<QuickCron> {
+        if config.config_file.is_some() {
+            return None;
+        }
+        let hz = config.get_arg("hz").unwrap_or(Self::DEFAULT_HZ).to_string();
+        Some(QuickCron { hz })
+    }
+
+    /// The config to start the nodes with: `config` with the raise, if planned.
+    pub(crate) fn raise(plan: &Option<QuickCron>, config: &Config) -> Config {
+        match plan {
+            Some(_) => config.clone().set_arg("hz", Self::HZ),
+            None => config.clone(),
+        }
+    }
+
+    /// Puts each node's hz back, and `config` (without the raise) as the one
+    /// its restarts use.
+    pub(crate) fn end<'a>(
+        self,
+        nodes: impl IntoIterator<Item = &'a mut Server>,
+        config: &Config,
+    ) -> Result<()> {
+        for node in nodes {
+            node.set_config(config.clone());
+            let reply = node.connect()?.cmd(["CONFIG", "SET", "hz", &self.hz])?;
+            if let Some(err) = reply.error() {
+                return Err(Error::invalid(format!(
+                    "CONFIG SET hz {} on {} failed, restoring its hz: {err}",
+                    self.hz,
+                    node.describe()
+                )));
+            }
+        }
+        Ok(())
+    }
+}

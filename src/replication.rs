@@ -9,7 +9,7 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::diagnostics::log_excerpt;
 use crate::error::{Error, ErrorKind, Result};
-use crate::group;
+use crate::group::{self, QuickCron};
 use crate::ports::HOST;
 use crate::reply::info_value;
 use crate::server::Server;
@@ -92,8 +92,10 @@ impl Replication {
         let sync_timeout = primary_config
             .effective_startup_timeout()
             .max(replica_config.effective_startup_timeout());
-        let primary =
-            Server::spawn(&primary_config).map_err(|e| e.context("starting the primary"))?;
+        // Only the primary's cron holds a sync up (see group::QuickCron).
+        let quick = QuickCron::plan(&primary_config);
+        let primary = Server::spawn(&QuickCron::raise(&quick, &primary_config))
+            .map_err(|e| e.context("starting the primary"))?;
         let attached = replica_config
             .clone()
             .set_arg("replicaof", replicaof(primary.port()));
@@ -101,7 +103,7 @@ impl Replication {
         let replicas = group::start_nodes(&attached, replicas, "replica")?;
         let mut nodes = vec![primary];
         nodes.extend(replicas);
-        let group = Replication {
+        let mut group = Replication {
             order: (0..nodes.len()).collect(),
             nodes,
             replica_config,
@@ -110,6 +112,11 @@ impl Replication {
         group
             .wait_sync(sync_timeout)
             .map_err(|e| e.context("waiting for the replicas' first sync"))?;
+        if let Some(quick) = quick {
+            quick
+                .end([group.primary_mut()], &primary_config)
+                .map_err(|e| e.context("after the replicas' first sync"))?;
+        }
         Ok(group)
     }
 
@@ -323,7 +330,7 @@ fn wait_replica(
     let mut view = ReplicaView::default();
     let mut primary_replid: Option<String> = None;
     let mut last_error: Option<String> = None;
-    let mut last_nudge = Instant::now();
+    let mut last_nudge: Option<Instant> = None;
     let caught_up = crate::process::poll_until(timeout, Duration::from_millis(20), || {
         if !replica.is_running() || !primary.is_running() {
             return true; // reported below
@@ -346,12 +353,12 @@ fn wait_replica(
             && view.replid.is_some()
             && view.replid == primary_replid;
         let behind = view.offset.is_none_or(|o| o < target.offset);
-        if linked && behind && last_nudge.elapsed() >= NUDGE_INTERVAL {
+        if linked && behind && last_nudge.is_none_or(|at| at.elapsed() >= NUDGE_INTERVAL) {
             // After a diskless full sync the primary streams to a replica
             // only from its first ACK in the online state; an ACK that came
             // too early leaves it waiting for the next one, a second later.
             // GETACK makes the replica send one now (it replies nothing).
-            last_nudge = Instant::now();
+            last_nudge = Some(Instant::now());
             if let Some(c) = client.as_mut() {
                 if let Err(e) = c.cmd_without_reply(["REPLCONF", "GETACK", "*"]) {
                     last_error = Some(e.message().to_string());

@@ -148,6 +148,28 @@ fn restarted_replicas_catch_up_with_and_without_data() {
     }
 }
 
+fn hz(server: &Server) -> String {
+    let reply = cmd(server, &["CONFIG", "GET", "hz"]);
+    let value = reply.get("hz").and_then(Reply::as_str);
+    value.expect("CONFIG GET hz gives hz").to_string()
+}
+
+/// The group raises the primary's hz while it forms (a faster cron tick);
+/// the primary must end with its own: the default, or the user's, also
+/// after a restart, which must not bring the raise back.
+#[test]
+fn the_primary_keeps_its_own_hz() {
+    let mut group = create(&Config::new(), 2);
+    assert_eq!(hz(group.primary()), "10");
+    group.primary_mut().restart(true).unwrap();
+    assert_eq!(hz(group.primary()), "10");
+    sync(&group);
+
+    let group = create(&Config::new().arg("hz", "25"), 1);
+    assert_eq!(hz(group.primary()), "25");
+    assert_eq!(hz(group.replica(0).unwrap()), "25");
+}
+
 #[test]
 fn dropping_the_group_stops_every_process_and_removes_dirs() {
     let group = create(&Config::new(), 2);
