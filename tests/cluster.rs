@@ -238,6 +238,27 @@ fn failover_promotes_the_replica_and_writes_follow() {
     assert_eq!(cmd(&mut client, &["GET", &keys[0]]).as_str(), Some("after"));
 }
 
+fn hz(node: &Server) -> String {
+    let mut c = node.connect().unwrap();
+    let reply = cmd(&mut c, &["CONFIG", "GET", "hz"]);
+    let value = reply.get("hz").and_then(Reply::as_str);
+    value.expect("CONFIG GET hz gives hz").to_string()
+}
+
+/// Forming raises every node's hz (a faster cron, see group::QuickCron);
+/// each must end with its own: the default, or the user's.
+#[test]
+fn every_node_keeps_its_own_hz() {
+    let cluster = start(&Config::new(), 2, 1);
+    for node in cluster.nodes() {
+        assert_eq!(hz(node), "10", "{}", node.describe());
+    }
+    let cluster = start(&Config::new().arg("hz", "25"), 1, 1);
+    for node in cluster.nodes() {
+        assert_eq!(hz(node), "25", "{}", node.describe());
+    }
+}
+
 #[test]
 fn a_primary_restarted_with_its_data_rejoins() {
     let mut cluster = start(&Config::new(), 2, 1);
@@ -258,6 +279,8 @@ fn a_primary_restarted_with_its_data_rejoins() {
         .unwrap_or_else(|e| panic!("{e}"));
     // Same identity (nodes.conf was kept), still a primary, keys still served.
     assert_eq!(cluster.node_id(0).unwrap(), id);
+    // The cluster formed with a raised hz; a restart must not bring it back.
+    assert_eq!(hz(cluster.node(0).unwrap()), "10");
     assert_eq!(
         info(cluster.node(0).unwrap(), "replication", "role"),
         "master"

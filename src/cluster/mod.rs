@@ -112,14 +112,14 @@ impl Cluster {
         let helpers = form::helpers_needed(shards, replicas_per_shard, &engine);
         // Shards without replicas form with helper nodes (see form.rs),
         // started with the others.
-        let mut nodes =
-            group::start_nodes(&node_config, count + helpers, "cluster node").map_err(|e| {
-                match helpers {
-                    0 => e,
-                    _ => e.context(format!(
+        let quick = group::QuickCron::plan(&node_config);
+        let start_config = group::QuickCron::raise(&quick, &node_config);
+        let mut nodes = group::start_nodes(&start_config, count + helpers, "cluster node")
+            .map_err(|e| match helpers {
+                0 => e,
+                _ => e.context(format!(
                     "nodes {count} and up are helpers that own the slots while the cluster forms"
                 )),
-                }
             })?;
         let helpers = nodes.split_off(count);
         let layout = (0..shards)
@@ -128,7 +128,7 @@ impl Cluster {
                 Some(std::iter::once(s).chain(replicas).collect())
             })
             .collect();
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             nodes,
             shards,
             replicas_per_shard,
@@ -138,6 +138,12 @@ impl Cluster {
         let timeout = ready_timeout(config);
         cluster
             .form(&engine, helpers, timeout.saturating_sub(started.elapsed()))
+            .and_then(|()| match quick {
+                Some(quick) => quick
+                    .end(cluster.nodes.iter_mut(), &node_config)
+                    .map_err(|e| e.context("after the cluster formed")),
+                None => Ok(()),
+            })
             .map_err(|e| {
                 // The directories go with the cluster: quote the logs now.
                 let logs = log_tails("node", cluster.nodes().enumerate());
