@@ -88,6 +88,7 @@ impl Replication {
     ) -> Result<Replication> {
         let primary_config = node_config(primary_config);
         let replica_config = node_config(replica_config);
+        same_credential(&primary_config, &replica_config)?;
         // Each config's startup timeout, grown under its wrapper (Config::scaled).
         let sync_timeout = primary_config
             .effective_startup_timeout()
@@ -296,6 +297,30 @@ fn node_config(config: &Config) -> Config {
         config = config.arg("repl-diskless-sync-delay", "0");
     }
     config
+}
+
+/// A node authenticates to its primary with its own password (`masterauth`,
+/// see auth.rs), and any node may become the primary (promote): a group whose
+/// configs require different passwords could never sync, so it is refused
+/// before anything starts instead of timing out.
+fn same_credential(primary: &Config, replicas: &Config) -> Result<()> {
+    let (p, r) = (primary.server_password()?, replicas.server_password()?);
+    if p == r {
+        return Ok(());
+    }
+    let what = |password: &Option<String>| match password {
+        Some(_) => "a password",
+        None => "no password",
+    };
+    let detail = match (&p, &r) {
+        (Some(_), Some(_)) => "different passwords".to_string(),
+        _ => format!("{} and {}", what(&p), what(&r)),
+    };
+    Err(Error::invalid(format!(
+        "the primary's config and the replicas' config require {detail}: every node of a \
+         group must require the same (Config::password, Config::auth or a requirepass \
+         argument), as each authenticates to its primary with its own and any may be promoted"
+    )))
 }
 
 fn replicaof(port: u16) -> String {

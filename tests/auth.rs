@@ -252,6 +252,45 @@ fn replication_with_the_credential(config: &Config) {
     }
 }
 
+/// Each node authenticates to its primary with its own password, so a group
+/// whose configs differ in it is refused at once, with nothing started.
+#[test]
+fn a_group_of_two_credentials_is_refused_before_it_starts() {
+    let cases = [
+        (
+            Config::new().password("primary-secret-1"),
+            Config::new().password("replica-secret-2"),
+            "different passwords",
+        ),
+        (
+            Config::new().password("primary-secret-1"),
+            Config::new().auth(false),
+            "a password and no password",
+        ),
+    ];
+    for (primary, replica, detail) in cases {
+        let err = match Replication::create_with(&primary, &replica, 1) {
+            Ok(_) => panic!("a group with {detail} formed"),
+            Err(e) => e,
+        };
+        assert_eq!(err.kind(), vtf::ErrorKind::InvalidArgument, "{err}");
+        assert!(err.message().contains(detail), "{err}");
+        // InvalidArgument, not the Timeout of a sync that could never happen.
+        assert!(
+            !err.message().contains("secret"),
+            "the message shows a password: {err}"
+        );
+    }
+    // The same chosen password on both sides forms.
+    let same = Config::new().password("shared-secret-3");
+    let group = Replication::create_with(&same, &same.clone().arg("maxmemory", "64mb"), 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        group.replica(0).unwrap().password(),
+        Some("shared-secret-3")
+    );
+}
+
 #[test]
 fn replicas_sync_with_the_credential() {
     replication_with_the_credential(&Config::new());
