@@ -301,6 +301,86 @@ fn assert_written(cluster: &Cluster, written: usize) {
     }
 }
 
+/// A new shard's primary takes its shard over from a helper node (join.rs);
+/// afterwards no node may know the helper, and the new primary serves at once.
+#[test]
+fn added_shards_without_replicas_leave_no_helper_behind() {
+    let mut cluster = start(&Config::new(), 1, 0);
+    for expected_shard in 1..=2 {
+        let shard = cluster.add_shard(0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(shard, expected_shard);
+        let ports: Vec<u16> = cluster.nodes().map(Server::port).collect();
+        for node in cluster.nodes() {
+            let nodes = node_cmd(node, &["CLUSTER", "NODES"]);
+            let text = nodes.as_str().unwrap();
+            assert_eq!(
+                text.lines().count(),
+                ports.len(),
+                "on {}:\n{text}",
+                node.describe()
+            );
+            for line in text.lines() {
+                let port: u16 = line
+                    .split(' ')
+                    .nth(1)
+                    .unwrap()
+                    .split(':')
+                    .nth(1)
+                    .unwrap()
+                    .split(['@', ','])
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(
+                    ports.contains(&port),
+                    "on {}: a node not of the cluster:\n{text}",
+                    node.describe()
+                );
+            }
+        }
+        let primary = cluster.primary(shard).unwrap();
+        assert_eq!(
+            primary
+                .info_field("replication", "role")
+                .unwrap()
+                .as_deref(),
+            Some("master")
+        );
+        assert_eq!(
+            primary
+                .info_field("replication", "connected_slaves")
+                .unwrap()
+                .as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            primary
+                .info_field("cluster", "cluster_enabled")
+                .unwrap()
+                .as_deref(),
+            Some("1")
+        );
+    }
+    // Slots moved to the last one are served there.
+    cluster
+        .move_slots(0, 100, 2)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut client = cluster.connect().unwrap();
+    let key = (0..)
+        .map(|i| format!("k{i}"))
+        .find(|k| keyslot(&mut client, k) <= 100)
+        .unwrap();
+    assert_eq!(
+        cmd(&mut client, &["SET", &key, "v"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(
+        owner_port(cluster.node(0).unwrap(), keyslot(&mut client, &key)),
+        cluster.primary(2).unwrap().port()
+    );
+}
+
 #[test]
 fn a_shard_added_then_removed_under_writes_loses_nothing() {
     let mut cluster = start(&Config::new(), 3, 0);

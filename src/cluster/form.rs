@@ -441,24 +441,26 @@ impl Cluster {
                     }
                 });
             }
-            self.forget(clients, &ids[count..])
+            self.forget(clients.iter_mut().enumerate(), &ids[count..])
         })
     }
 
-    /// CLUSTER FORGET of each of `ids` (the helpers') on every node.
-    fn forget(&self, clients: &mut [Client], ids: &[String]) -> Result<()> {
-        let count = self.nodes.len();
-        for (index, client) in clients.iter_mut().enumerate() {
-            for (helper, id) in ids.iter().enumerate() {
+    /// CLUSTER FORGET of each of `ids` (helpers') on each node of `clients`
+    /// (node index, client).
+    pub(super) fn forget<'a>(
+        &self,
+        clients: impl IntoIterator<Item = (usize, &'a mut Client)>,
+        ids: &[String],
+    ) -> Result<()> {
+        for (index, client) in clients {
+            for id in ids {
                 let reply = client.cmd(["CLUSTER", "FORGET", id.as_str()])?;
                 match reply.error() {
                     // Never knew it (or forgot it already): what we want.
                     Some(e) if e.contains("Unknown node") => {}
                     Some(e) => {
                         return Err(Error::invalid(format!(
-                            "CLUSTER FORGET {id} (helper node {}) on node {index} ({}) \
-                             failed: {e}",
-                            count + helper,
+                            "CLUSTER FORGET {id} (a helper node) on node {index} ({}) failed: {e}",
                             self.nodes[index].describe()
                         )))
                     }

@@ -19,6 +19,7 @@
 mod attach;
 mod converge;
 mod form;
+mod join;
 mod migrate;
 mod session;
 mod shards;
