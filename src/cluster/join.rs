@@ -147,15 +147,12 @@ impl Cluster {
             &helper,
             "CLUSTER MYID",
         )?;
-        let taken = self.take_over(
-            primary,
-            client,
-            id,
-            helper,
-            helper_client,
-            &helper_id,
-            deadline,
-        );
+        let helper = Helper {
+            server: helper,
+            client: helper_client,
+            id: helper_id.clone(),
+        };
+        let taken = self.take_over(primary, client, id, helper, deadline);
         if taken.is_err() {
             // The helper stopped when it dropped; the nodes that met it
             // forget it, so a failed add leaves the cluster as it was.
@@ -169,27 +166,25 @@ impl Cluster {
         taken
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The steps of [`Cluster::take_over_from_helper`], which undoes them on an error.
     fn take_over(
         &self,
         primary: usize,
         client: &mut Client,
         id: &str,
-        mut helper: Server,
-        mut helper_client: Client,
-        helper_id: &str,
+        mut helper: Helper,
         deadline: Instant,
     ) -> Result<()> {
         let node = &self.nodes[primary];
         // The helper joins as a primary without slots: every node must know
         // it for the takeover to be agreed on.
-        meet(&mut helper_client, &helper, node.host(), node.port())?;
+        meet(&mut helper.client, &helper.server, node.host(), node.port())?;
         let mut why = String::new();
         let taken = process::poll_until(
             deadline.saturating_duration_since(Instant::now()),
             Duration::from_millis(5),
             || {
-                why = match client.cmd(["CLUSTER", "REPLICATE", helper_id]) {
+                why = match client.cmd(["CLUSTER", "REPLICATE", helper.id.as_str()]) {
                     Ok(Reply::Error(e)) => format!("CLUSTER REPLICATE of the helper: {e}"),
                     Err(e) => e.to_string(),
                     Ok(_) => {
@@ -212,7 +207,7 @@ impl Cluster {
                     "node {primary} ({}) did not get ready to take its shard over from the \
                      helper {}: {why}",
                     node.address(),
-                    helper.address()
+                    helper.server.address()
                 ),
             ));
         }
@@ -242,7 +237,7 @@ impl Cluster {
                         .unwrap_or_default();
                     let lines: Vec<NodeLine> = nodes.lines().filter_map(NodeLine::parse).collect();
                     let primary_seen = lines.iter().any(|l| l.id == id && l.is_primary());
-                    let helper_known = lines.iter().any(|l| l.id == helper_id);
+                    let helper_known = lines.iter().any(|l| l.id == helper.id);
                     let handshakes = lines
                         .iter()
                         .any(|l| l.flags.iter().any(|f| f == "handshake"));
@@ -266,17 +261,25 @@ impl Cluster {
             ));
         }
         std::thread::scope(|scope| {
-            scope.spawn(|| {
-                if helper.stop().is_err() {
-                    helper.kill_now();
+            let server = &mut helper.server;
+            scope.spawn(move || {
+                if server.stop().is_err() {
+                    server.kill_now();
                 }
             });
             self.forget(
                 clients.iter_mut().map(|(i, c)| (*i, c)),
-                &[helper_id.to_string()],
+                &[helper.id.clone()],
             )
         })
     }
+}
+
+/// A helper node while a new shard's primary takes over from it.
+struct Helper {
+    server: Server,
+    client: Client,
+    id: String,
 }
 
 fn meet(client: &mut Client, node: &Server, host: &str, port: u16) -> Result<()> {
