@@ -68,7 +68,7 @@ pub(crate) fn stop_all<'a>(nodes: impl IntoIterator<Item = &'a mut Server>) {
 /// one waits for that tick before its own fork starts, and a replica's first
 /// ACK that came before it is lost (see replication.rs). Cluster forming
 /// waits on ticks too. Measured: a primary with two replicas formed in 27 or
-/// 120 ms, depending on that race; a 2x2 cluster in 570 ms, 420 ms with it.
+/// 120 ms, depending on that race; a 2x2 cluster in 567 ms, 487-564 with it.
 /// The raise is a start argument: CONFIG SET hz takes effect only after the
 /// tick already scheduled, up to 100 ms later.
 pub(crate) struct QuickCron {
