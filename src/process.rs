@@ -109,6 +109,28 @@ pub fn poll_until(
     }
 }
 
+/// [`poll_until`] for a check that says why it is not done yet: `Ok` once
+/// `check` is, else the last reason it gave (for the timeout's message).
+pub(crate) fn poll_for(
+    timeout: Duration,
+    max_interval: Duration,
+    mut check: impl FnMut() -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    let mut why = String::new();
+    let done = poll_until(timeout, max_interval, || match check() {
+        Ok(()) => true,
+        Err(reason) => {
+            why = reason;
+            false
+        }
+    });
+    if done {
+        Ok(())
+    } else {
+        Err(why)
+    }
+}
+
 /// The state of a server's process, shared by the server and the clients
 /// connected to it, so that a client whose connection breaks can tell a
 /// crash from a hiccup.

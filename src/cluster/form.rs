@@ -211,8 +211,8 @@ impl Cluster {
         deadline: Instant,
     ) -> Result<()> {
         let timeout = deadline.saturating_duration_since(Instant::now());
-        let mut last_error = String::new();
-        process::poll_until(timeout, Duration::from_millis(10), || {
+        let attached = process::poll_for(timeout, Duration::from_millis(10), || {
+            let mut last_error = String::new();
             let mut still = Vec::new();
             for &index in &pending {
                 let primary = owner(self.shard_of(index).unwrap_or(0));
@@ -235,9 +235,12 @@ impl Cluster {
                 }
             }
             pending = still;
-            pending.is_empty()
+            match pending.is_empty() {
+                true => Ok(()),
+                false => Err(last_error),
+            }
         });
-        if !pending.is_empty() {
+        if let Err(last_error) = attached {
             return Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
@@ -276,24 +279,17 @@ impl Cluster {
     ) -> Result<()> {
         self.wait_seen_following(clients, follows, ids, deadline)?;
         for shard in 0..self.shards {
-            let mut waiting = String::new();
-            let ready = process::poll_until(
+            process::poll_for(
                 deadline.saturating_duration_since(Instant::now()),
                 Duration::from_millis(5),
-                || match self.ready_to_take_over(shard, &mut clients[shard]) {
-                    Ok(()) => true,
-                    Err(why) => {
-                        waiting = why;
-                        false
-                    }
-                },
-            );
-            if !ready {
-                return Err(Error::new(
+                || self.ready_to_take_over(shard, &mut clients[shard]),
+            )
+            .map_err(|waiting| {
+                Error::new(
                     ErrorKind::Timeout,
                     format!("node {shard} could not take shard {shard} over: {waiting}"),
-                ));
-            }
+                )
+            })?;
             let node = &self.nodes[shard];
             let reply = clients[shard].cmd(["CLUSTER", "FAILOVER", "TAKEOVER"])?;
             expect_ok(&reply, node, "CLUSTER FAILOVER TAKEOVER")?;
@@ -315,8 +311,7 @@ impl Cluster {
         ids: &[String],
         deadline: Instant,
     ) -> Result<()> {
-        let mut behind = String::new();
-        let seen = process::poll_until(
+        process::poll_for(
             deadline.saturating_duration_since(Instant::now()),
             Duration::from_millis(2),
             || {
@@ -331,20 +326,16 @@ impl Cluster {
                             l.id == ids[node] && !l.is_primary() && l.master == ids[primary]
                         });
                         if !follows {
-                            behind = format!(
+                            return Err(format!(
                                 "node {index} does not see node {node} replicating node {primary} yet"
-                            );
-                            return false;
+                            ));
                         }
                     }
                 }
-                true
+                Ok(())
             },
-        );
-        if !seen {
-            return Err(Error::new(ErrorKind::Timeout, behind));
-        }
-        Ok(())
+        )
+        .map_err(|behind| Error::new(ErrorKind::Timeout, behind))
     }
 
     /// Waits until each of `clients` (of nodes `first..`) sees each of
@@ -357,8 +348,7 @@ impl Cluster {
         ids: &[String],
         deadline: Instant,
     ) -> Result<()> {
-        let mut behind = String::new();
-        let seen = process::poll_until(
+        process::poll_for(
             deadline.saturating_duration_since(Instant::now()),
             Duration::from_millis(2),
             || {
@@ -376,23 +366,21 @@ impl Cluster {
                                 && l.slots.iter().any(|r| r.split('-').next() == Some(&slot))
                         });
                         if !owns {
-                            behind = format!(
+                            return Err(format!(
                                 "node {index} does not see node {shard} owning slot {slot} yet"
-                            );
-                            return false;
+                            ));
                         }
                     }
                 }
-                true
+                Ok(())
             },
-        );
-        if !seen {
-            return Err(Error::new(
+        )
+        .map_err(|behind| {
+            Error::new(
                 ErrorKind::Timeout,
                 format!("after the takeovers of shards {shards:?}: {behind}"),
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 
     /// `Ok` once node `shard` sees the cluster ok and its first sync is over
@@ -497,8 +485,7 @@ impl Cluster {
         primaries: &[usize],
         deadline: Instant,
     ) -> Result<()> {
-        let mut waiting = String::new();
-        let linked = process::poll_until(
+        process::poll_for(
             deadline.saturating_duration_since(Instant::now()),
             Duration::from_millis(10),
             || {
@@ -510,22 +497,20 @@ impl Cluster {
                     let status =
                         reply_field(client, &["INFO", "replication"], "master_link_status");
                     if status != "up" {
-                        waiting = format!(
+                        return Err(format!(
                             "node {index} ({}): master_link_status is {status:?}, expected up",
                             self.nodes[index].address()
-                        );
-                        return false;
+                        ));
                     }
                 }
-                true
+                Ok(())
             },
-        );
-        if !linked {
-            return Err(Error::new(
+        )
+        .map_err(|waiting| {
+            Error::new(
                 ErrorKind::Timeout,
                 format!("the replicas did not link to their primaries: {waiting}"),
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 }

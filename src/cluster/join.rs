@@ -61,11 +61,11 @@ impl Cluster {
         }
         // A replica can follow its primary once it has heard of it.
         let mut pending: Vec<usize> = (1..members.len()).collect();
-        let mut last = String::new();
-        process::poll_until(
+        let followed = process::poll_for(
             deadline.saturating_duration_since(Instant::now()),
             Duration::from_millis(10),
             || {
+                let mut last = String::new();
                 pending.retain(|&k| {
                     match clients[k].cmd(["CLUSTER", "REPLICATE", ids[0].as_str()]) {
                         Ok(Reply::Error(e)) => {
@@ -82,10 +82,14 @@ impl Cluster {
                         }
                     }
                 });
-                pending.is_empty()
+                if pending.is_empty() {
+                    Ok(())
+                } else {
+                    Err(last)
+                }
             },
         );
-        if !pending.is_empty() {
+        if let Err(last) = followed {
             let stuck: Vec<usize> = pending.iter().map(|&k| members[k]).collect();
             return Err(Error::new(
                 ErrorKind::Timeout,
@@ -99,24 +103,28 @@ impl Cluster {
             // A replica at offset 0 is left out of CLUSTER SLOTS until the
             // primary's first replication PING (10 s): once linked, a write
             // that changes nothing moves the offsets on (as forming does).
-            let mut waiting = String::new();
-            let linked = process::poll_until(
+            process::poll_for(
                 deadline.saturating_duration_since(Instant::now()),
                 Duration::from_millis(10),
                 || {
-                    clients[1..].iter_mut().enumerate().all(|(k, c)| {
+                    for (k, c) in clients[1..].iter_mut().enumerate() {
                         let status = reply_field(c, &["INFO", "replication"], "master_link_status");
-                        waiting = format!("node {}: master_link_status {status:?}", members[k + 1]);
-                        status == "up"
-                    })
+                        if status != "up" {
+                            return Err(format!(
+                                "node {}: master_link_status {status:?}",
+                                members[k + 1]
+                            ));
+                        }
+                    }
+                    Ok(())
                 },
-            );
-            if !linked {
-                return Err(Error::new(
+            )
+            .map_err(|waiting| {
+                Error::new(
                     ErrorKind::Timeout,
                     format!("the new replicas did not link to their primary: {waiting}"),
-                ));
-            }
+                )
+            })?;
             clients[0].cmd(["FUNCTION", "FLUSH"])?;
         }
         drop(clients);
@@ -179,29 +187,26 @@ impl Cluster {
         // The helper joins as a primary without slots: every node must know
         // it for the takeover to be agreed on.
         meet(&mut helper.client, &helper.server, node.host(), node.port())?;
-        let mut why = String::new();
-        let taken = process::poll_until(
+        process::poll_for(
             deadline.saturating_duration_since(Instant::now()),
             Duration::from_millis(5),
-            || {
-                why = match client.cmd(["CLUSTER", "REPLICATE", helper.id.as_str()]) {
-                    Ok(Reply::Error(e)) => format!("CLUSTER REPLICATE of the helper: {e}"),
-                    Err(e) => e.to_string(),
-                    Ok(_) => {
-                        let state = reply_field(client, &["CLUSTER", "INFO"], "cluster_state");
-                        let link =
-                            reply_field(client, &["INFO", "replication"], "master_link_status");
-                        if state == "ok" && link == "up" {
-                            return true;
-                        }
-                        format!("cluster_state {state:?}, master_link_status {link:?}")
+            || match client.cmd(["CLUSTER", "REPLICATE", helper.id.as_str()]) {
+                Ok(Reply::Error(e)) => Err(format!("CLUSTER REPLICATE of the helper: {e}")),
+                Err(e) => Err(e.to_string()),
+                Ok(_) => {
+                    let state = reply_field(client, &["CLUSTER", "INFO"], "cluster_state");
+                    let link = reply_field(client, &["INFO", "replication"], "master_link_status");
+                    match state == "ok" && link == "up" {
+                        true => Ok(()),
+                        false => Err(format!(
+                            "cluster_state {state:?}, master_link_status {link:?}"
+                        )),
                     }
-                };
-                false
+                }
             },
-        );
-        if !taken {
-            return Err(Error::new(
+        )
+        .map_err(|why| {
+            Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "node {primary} ({}) did not get ready to take its shard over from the \
@@ -209,8 +214,8 @@ impl Cluster {
                     node.address(),
                     helper.server.address()
                 ),
-            ));
-        }
+            )
+        })?;
         let reply = client.cmd(["CLUSTER", "FAILOVER", "TAKEOVER"])?;
         expect_ok(&reply, node, "CLUSTER FAILOVER TAKEOVER")?;
         // Every node must see it as a primary before the helper leaves (one
@@ -225,41 +230,40 @@ impl Cluster {
             .filter(|&i| self.nodes[i].is_running())
             .map(|i| self.nodes[i].connect().map(|c| (i, c)))
             .collect::<Result<Vec<(usize, Client)>>>()?;
-        let mut behind = String::new();
-        let seen = process::poll_until(
+        process::poll_for(
             deadline.saturating_duration_since(Instant::now()),
             Duration::from_millis(2),
             || {
-                clients.iter_mut().all(|(index, c)| {
+                for (index, c) in clients.iter_mut() {
                     let nodes = c
                         .cmd(["CLUSTER", "NODES"])
                         .map(|r| r.as_str().unwrap_or("").to_string())
                         .unwrap_or_default();
                     let lines: Vec<NodeLine> = nodes.lines().filter_map(NodeLine::parse).collect();
-                    let primary_seen = lines.iter().any(|l| l.id == id && l.is_primary());
+                    if !lines.iter().any(|l| l.id == id && l.is_primary()) {
+                        return Err(format!(
+                            "node {index} does not see node {primary} as a primary yet"
+                        ));
+                    }
                     let helper_known = lines.iter().any(|l| l.id == helper.id);
                     let handshakes = lines
                         .iter()
                         .any(|l| l.flags.iter().any(|f| f == "handshake"));
-                    behind = match (primary_seen, helper_known && !handshakes) {
-                        (false, _) => {
-                            format!("node {index} does not see node {primary} as a primary yet")
-                        }
-                        (_, false) => {
-                            format!("node {index} is still in a handshake with the helper")
-                        }
-                        _ => String::new(),
-                    };
-                    behind.is_empty()
-                })
+                    if !helper_known || handshakes {
+                        return Err(format!(
+                            "node {index} is still in a handshake with the helper"
+                        ));
+                    }
+                }
+                Ok(())
             },
-        );
-        if !seen {
-            return Err(Error::new(
+        )
+        .map_err(|behind| {
+            Error::new(
                 ErrorKind::Timeout,
                 format!("after node {primary}'s takeover from the helper: {behind}"),
-            ));
-        }
+            )
+        })?;
         std::thread::scope(|scope| {
             let server = &mut helper.server;
             scope.spawn(move || {
