@@ -316,11 +316,7 @@ impl Cluster {
             Duration::from_millis(2),
             || {
                 for (index, client) in clients.iter_mut().enumerate() {
-                    let nodes = client
-                        .cmd(["CLUSTER", "NODES"])
-                        .map(|r| r.as_str().unwrap_or("").to_string())
-                        .unwrap_or_default();
-                    let lines: Vec<NodeLine> = nodes.lines().filter_map(NodeLine::parse).collect();
+                    let lines = NodeLine::read(client);
                     for &(node, primary) in follows {
                         let follows = lines.iter().any(|l| {
                             l.id == ids[node] && !l.is_primary() && l.master == ids[primary]
@@ -353,11 +349,7 @@ impl Cluster {
             Duration::from_millis(2),
             || {
                 for (index, client) in (first..).zip(clients.iter_mut()) {
-                    let nodes = client
-                        .cmd(["CLUSTER", "NODES"])
-                        .map(|r| r.as_str().unwrap_or("").to_string())
-                        .unwrap_or_default();
-                    let lines: Vec<NodeLine> = nodes.lines().filter_map(NodeLine::parse).collect();
+                    let lines = NodeLine::read(client);
                     for &shard in shards {
                         let slot = slot_range(shard, self.shards).0.to_string();
                         let owns = lines.iter().any(|l| {

@@ -235,11 +235,7 @@ impl Cluster {
             Duration::from_millis(2),
             || {
                 for (index, c) in clients.iter_mut() {
-                    let nodes = c
-                        .cmd(["CLUSTER", "NODES"])
-                        .map(|r| r.as_str().unwrap_or("").to_string())
-                        .unwrap_or_default();
-                    let lines: Vec<NodeLine> = nodes.lines().filter_map(NodeLine::parse).collect();
+                    let lines = NodeLine::read(c);
                     if !lines.iter().any(|l| l.id == id && l.is_primary()) {
                         return Err(format!(
                             "node {index} does not see node {primary} as a primary yet"

@@ -1,6 +1,7 @@
 //! Parsing what a node says about the cluster: CLUSTER NODES lines and
 //! CLUSTER SLOTS ranges.
 
+use crate::client::Client;
 use crate::reply::Reply;
 
 /// One range of CLUSTER SLOTS: its slots, primary port and replica ports (sorted).
@@ -53,6 +54,14 @@ pub(super) struct NodeLine {
 }
 
 impl NodeLine {
+    /// The lines of `client`'s CLUSTER NODES now; none when it does not
+    /// answer (a wait then simply polls again).
+    pub(super) fn read(client: &mut Client) -> Vec<NodeLine> {
+        let reply = client.cmd(["CLUSTER", "NODES"]);
+        let text = reply.as_ref().ok().and_then(Reply::as_str).unwrap_or("");
+        text.lines().filter_map(NodeLine::parse).collect()
+    }
+
     pub(super) fn parse(line: &str) -> Option<NodeLine> {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.len() < 8 {
