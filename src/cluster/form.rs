@@ -311,26 +311,20 @@ impl Cluster {
         ids: &[String],
         deadline: Instant,
     ) -> Result<()> {
-        process::poll_for(
-            deadline.saturating_duration_since(Instant::now()),
-            Duration::from_millis(2),
-            || {
-                for (index, client) in clients.iter_mut().enumerate() {
-                    let lines = NodeLine::read(client);
-                    for &(node, primary) in follows {
-                        let follows = lines.iter().any(|l| {
-                            l.id == ids[node] && !l.is_primary() && l.master == ids[primary]
-                        });
-                        if !follows {
-                            return Err(format!(
-                                "node {index} does not see node {node} replicating node {primary} yet"
-                            ));
-                        }
-                    }
+        let mut named: Vec<(usize, &mut Client)> = clients.iter_mut().enumerate().collect();
+        wait_all_see(&mut named, deadline, |index, lines| {
+            for &(node, primary) in follows {
+                let follows = lines
+                    .iter()
+                    .any(|l| l.id == ids[node] && !l.is_primary() && l.master == ids[primary]);
+                if !follows {
+                    return Err(format!(
+                        "node {index} does not see node {node} replicating node {primary} yet"
+                    ));
                 }
-                Ok(())
-            },
-        )
+            }
+            Ok(())
+        })
         .map_err(|behind| Error::new(ErrorKind::Timeout, behind))
     }
 
@@ -344,29 +338,23 @@ impl Cluster {
         ids: &[String],
         deadline: Instant,
     ) -> Result<()> {
-        process::poll_for(
-            deadline.saturating_duration_since(Instant::now()),
-            Duration::from_millis(2),
-            || {
-                for (index, client) in (first..).zip(clients.iter_mut()) {
-                    let lines = NodeLine::read(client);
-                    for &shard in shards {
-                        let slot = slot_range(shard, self.shards).0.to_string();
-                        let owns = lines.iter().any(|l| {
-                            l.id == ids[shard]
-                                && l.is_primary()
-                                && l.slots.iter().any(|r| r.split('-').next() == Some(&slot))
-                        });
-                        if !owns {
-                            return Err(format!(
-                                "node {index} does not see node {shard} owning slot {slot} yet"
-                            ));
-                        }
-                    }
+        let mut named: Vec<(usize, &mut Client)> = (first..).zip(clients.iter_mut()).collect();
+        wait_all_see(&mut named, deadline, |index, lines| {
+            for &shard in shards {
+                let slot = slot_range(shard, self.shards).0.to_string();
+                let owns = lines.iter().any(|l| {
+                    l.id == ids[shard]
+                        && l.is_primary()
+                        && l.slots.iter().any(|r| r.split('-').next() == Some(&slot))
+                });
+                if !owns {
+                    return Err(format!(
+                        "node {index} does not see node {shard} owning slot {slot} yet"
+                    ));
                 }
-                Ok(())
-            },
-        )
+            }
+            Ok(())
+        })
         .map_err(|behind| {
             Error::new(
                 ErrorKind::Timeout,
@@ -505,4 +493,23 @@ impl Cluster {
             )
         })
     }
+}
+
+/// Polls the CLUSTER NODES of every node of `clients` (node index, client)
+/// until `sees(index, lines)` holds for each; else the last reason it gave.
+pub(super) fn wait_all_see(
+    clients: &mut [(usize, &mut Client)],
+    deadline: Instant,
+    sees: impl Fn(usize, &[NodeLine]) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    process::poll_for(
+        deadline.saturating_duration_since(Instant::now()),
+        Duration::from_millis(2),
+        || {
+            for (index, client) in clients.iter_mut() {
+                sees(*index, &NodeLine::read(client))?;
+            }
+            Ok(())
+        },
+    )
 }

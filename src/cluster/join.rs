@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use super::converge::Expect;
-use super::topology::NodeLine;
+use super::form::wait_all_see;
 use super::{expect_ok, reply_field, text, Cluster};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
@@ -230,30 +230,25 @@ impl Cluster {
             .filter(|&i| self.nodes[i].is_running())
             .map(|i| self.nodes[i].connect().map(|c| (i, c)))
             .collect::<Result<Vec<(usize, Client)>>>()?;
-        process::poll_for(
-            deadline.saturating_duration_since(Instant::now()),
-            Duration::from_millis(2),
-            || {
-                for (index, c) in clients.iter_mut() {
-                    let lines = NodeLine::read(c);
-                    if !lines.iter().any(|l| l.id == id && l.is_primary()) {
-                        return Err(format!(
-                            "node {index} does not see node {primary} as a primary yet"
-                        ));
-                    }
-                    let helper_known = lines.iter().any(|l| l.id == helper.id);
-                    let handshakes = lines
-                        .iter()
-                        .any(|l| l.flags.iter().any(|f| f == "handshake"));
-                    if !helper_known || handshakes {
-                        return Err(format!(
-                            "node {index} is still in a handshake with the helper"
-                        ));
-                    }
-                }
-                Ok(())
-            },
-        )
+        let mut named: Vec<(usize, &mut Client)> =
+            clients.iter_mut().map(|(i, c)| (*i, c)).collect();
+        wait_all_see(&mut named, deadline, |index, lines| {
+            if !lines.iter().any(|l| l.id == id && l.is_primary()) {
+                return Err(format!(
+                    "node {index} does not see node {primary} as a primary yet"
+                ));
+            }
+            let helper_known = lines.iter().any(|l| l.id == helper.id);
+            let handshakes = lines
+                .iter()
+                .any(|l| l.flags.iter().any(|f| f == "handshake"));
+            if !helper_known || handshakes {
+                return Err(format!(
+                    "node {index} is still in a handshake with the helper"
+                ));
+            }
+            Ok(())
+        })
         .map_err(|behind| {
             Error::new(
                 ErrorKind::Timeout,

@@ -71,16 +71,18 @@ impl<'a> Session<'a> {
     }
 
     fn cmd<A: AsRef<[u8]>>(&mut self, index: usize, args: &[A]) -> Result<Reply> {
-        let client = self.clients.get_mut(&index).ok_or_else(|| {
+        self.client(index)?.cmd(args)
+    }
+
+    /// Node `index`'s connection (none once it stopped).
+    fn client(&mut self, index: usize) -> Result<&mut Client> {
+        let address = self.cluster.nodes[index].address();
+        self.clients.get_mut(&index).ok_or_else(|| {
             Error::new(
                 ErrorKind::ServerExited,
-                format!(
-                    "node {index} ({}) is not running",
-                    self.cluster.nodes[index].address()
-                ),
+                format!("node {index} ({address}) is not running"),
             )
-        })?;
-        client.cmd(args)
+        })
     }
 
     pub(super) fn refused<A: AsRef<[u8]>>(&self, index: usize, args: &[A], error: &str) -> Error {
@@ -181,16 +183,7 @@ impl<'a> Session<'a> {
         index: usize,
         commands: &[Vec<A>],
     ) -> Result<Vec<Reply>> {
-        let client = self.clients.get_mut(&index).ok_or_else(|| {
-            Error::new(
-                ErrorKind::ServerExited,
-                format!(
-                    "node {index} ({}) is not running",
-                    self.cluster.nodes[index].address()
-                ),
-            )
-        })?;
-        client.pipeline(commands)
+        self.client(index)?.pipeline(commands)
     }
 
     /// [`Session::pipeline`] split over [`PARALLEL_CONNECTIONS`] connections.
