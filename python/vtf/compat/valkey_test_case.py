@@ -257,13 +257,14 @@ def _nudge_ack(replica_client: Any) -> None:
 
 def _wait_for_replica_offset(replica_client: Any, reached: Callable[[int], bool], timeout: float) -> None:
     """Waits until `reached(slave_repl_offset)`, nudging the replica's ACK while it is behind."""
-    last_nudge = [0.0]
+    last_nudge = 0.0
 
     def caught_up() -> bool:
+        nonlocal last_nudge
         if reached(_info_int(replica_client, "replication", "slave_repl_offset")):
             return True
-        if time.monotonic() - last_nudge[0] >= 0.05:
-            last_nudge[0] = time.monotonic()
+        if time.monotonic() - last_nudge >= 0.05:
+            last_nudge = time.monotonic()
             _nudge_ack(replica_client)
         return False
 
