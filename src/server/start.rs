@@ -7,7 +7,6 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -184,23 +183,22 @@ impl Server {
             .try_clone()
             .map_err(|e| Error::io("duplicating log file", e))?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-        let wrapper = self.config.wrapper_command();
-        let mut command = match wrapper.split_first() {
-            Some((program, wrapper_args)) => {
-                let mut c = Command::new(program);
-                c.args(wrapper_args).arg(&self.binary);
-                c
-            }
-            None => Command::new(&self.binary),
+        let mut argv: Vec<OsString> = self
+            .config
+            .wrapper_command()
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        argv.push(self.binary.clone().into_os_string());
+        argv.extend(self.server_args());
+        let launch = process::Launch {
+            argv,
+            dir: self.state.dir().to_path_buf(),
+            stdout: log,
+            stderr,
         };
-        command
-            .args(self.server_args())
-            .current_dir(self.state.dir())
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr);
-        let shown = format!("{:?}", command);
-        let child = process::spawn(command)
+        let shown = launch.to_string();
+        let child = process::spawn(launch)
             .map_err(|e| Error::new(ErrorKind::Spawn, format!("spawning {shown} failed: {e}")))?;
         self.state.set_child(child, log_start);
         self.wait_ready(&shown)

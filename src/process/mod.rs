@@ -2,30 +2,35 @@
 //! signalled by pid, and watched ([`ProcessState`]) by the server and by the
 //! clients connected to it.
 //!
-//! Linux's `PR_SET_PDEATHSIG` kills a child when the *thread* that forked it
+//! Linux's `PR_SET_PDEATHSIG` kills a child when the *thread* that created it
 //! exits, and test harnesses run each test on a thread of its own. So every
-//! server is forked from one long-lived spawner thread that never exits: the
+//! server is started from one long-lived spawner thread that never exits: the
 //! signal then fires only when the whole test process dies, SIGKILL included.
+//! How it is started without a fork's cost is [`spawn`]'s business.
+
+mod spawn;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::ExitStatus;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-type Request = (Command, Sender<io::Result<Child>>);
+pub use spawn::{Launch, Spawned};
 
-/// Spawns `command` from the spawner thread, with the death signal set.
-pub fn spawn(command: Command) -> io::Result<Child> {
+type Request = (Launch, Sender<io::Result<Spawned>>);
+
+/// Starts `launch` from the spawner thread, with the death signal set.
+pub fn spawn(launch: Launch) -> io::Result<Spawned> {
     static SPAWNER: OnceLock<Mutex<Sender<Request>>> = OnceLock::new();
     let sender = SPAWNER.get_or_init(|| {
         let (tx, rx) = channel::<Request>();
         let started = std::thread::Builder::new()
             .name("vtf-spawner".into())
             .spawn(move || {
-                for (mut command, reply) in rx {
-                    let _ = reply.send(spawn_here(&mut command));
+                for (launch, reply) in rx {
+                    let _ = reply.send(spawn::spawn(launch));
                 }
             });
         if let Err(e) = started {
@@ -38,37 +43,10 @@ pub fn spawn(command: Command) -> io::Result<Child> {
     sender
         .lock()
         .map_err(|_| io::Error::other("the vtf spawner lock is poisoned"))?
-        .send((command, tx))
+        .send((launch, tx))
         .map_err(|_| io::Error::other("the vtf spawner thread is gone"))?;
     rx.recv()
         .map_err(|_| io::Error::other("the vtf spawner thread did not answer"))?
-}
-
-fn spawn_here(command: &mut Command) -> io::Result<Child> {
-    use std::os::unix::process::CommandExt;
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (prctl, getppid); it allocates nothing.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl.
-            if libc::getppid() != parent {
-                return Err(io::Error::other("the test process exited during spawn"));
-            }
-            Ok(())
-        })
-    };
-    command.spawn()
 }
 
 /// Sends `signal` to the process `pid` (one we started; never by name).
@@ -136,7 +114,7 @@ pub(crate) fn poll_for(
 /// crash from a hiccup.
 #[derive(Debug)]
 pub(crate) struct ProcessState {
-    child: Mutex<Option<Child>>,
+    child: Mutex<Option<Spawned>>,
     exit: Mutex<Option<ExitStatus>>,
     /// The pid of the last process, kept after it exited for messages.
     last_pid: Mutex<Option<u32>>,
@@ -167,7 +145,7 @@ impl ProcessState {
     /// The pid while the process runs.
     pub fn pid(&self) -> Option<u32> {
         self.poll();
-        lock(&self.child).as_ref().map(Child::id)
+        lock(&self.child).as_ref().map(Spawned::id)
     }
 
     /// Reaps the process if it exited; returns whether it still runs.
@@ -183,7 +161,7 @@ impl ProcessState {
                 *child = None;
                 false
             }
-            // Not our child any more (cannot happen for a Child we own); treat as gone.
+            // Not our child any more (cannot happen for one we spawned); treat as gone.
             Err(_) => {
                 *child = None;
                 false
@@ -268,7 +246,7 @@ impl ProcessState {
     }
 
     /// Records a freshly spawned process that logs from offset `log_start` on.
-    pub(crate) fn set_child(&self, child: Child, log_start: u64) {
+    pub(crate) fn set_child(&self, child: Spawned, log_start: u64) {
         *lock(&self.exit) = None;
         *lock(&self.log_start) = log_start;
         *lock(&self.last_pid) = Some(child.id());
