@@ -52,6 +52,7 @@ from valkey import StrictValkey, ValkeyError
 
 import vtf
 from vtf.compat import _binary, _server_args
+from vtf.compat._ack import info_int, same_test_kwargs, wait_for_replica_offset, wait_for_replicas_online
 from vtf.compat.conftest import PortTracker
 from vtf.compat.util.waiters import *  # noqa: F401,F403
 from vtf.compat.util.waiters import WaitTimeout, wait, wait_for_equal, wait_for_ne, wait_for_true
@@ -230,45 +231,6 @@ def _conf_dir() -> str:
         _conf_root = tempfile.mkdtemp(prefix="vtf-compat-")
         atexit.register(shutil.rmtree, _conf_root, True)
     return _conf_root
-
-
-def _info_int(client: Any, section: str, field: str) -> int:
-    return int(client.info(section=section).get(field, 0))
-
-
-def _nudge_ack(replica_client: Any) -> None:
-    """Makes a replica send its REPLCONF ACK now, as vtf's own wait_sync does.
-
-    After a diskless full sync a primary streams to a replica only from the
-    replica's first ACK in the online state; an ACK that came before the
-    primary saw its fork end is lost, and the next comes a second later (the
-    replica's replication cron). REPLCONF GETACK asks for one at once; it has no
-    reply, so it goes over a connection of its own that is closed right after.
-    """
-    connection = replica_client.connection_pool.make_connection()
-    try:
-        connection.connect()
-        connection.send_command("REPLCONF", "GETACK", "*")
-    except Exception:  # a nudge that fails only leaves the wait to the cron
-        pass
-    finally:
-        connection.disconnect()
-
-
-def _wait_for_replica_offset(replica_client: Any, reached: Callable[[int], bool], timeout: float) -> None:
-    """Waits until `reached(slave_repl_offset)`, nudging the replica's ACK while it is behind."""
-    last_nudge = 0.0
-
-    def caught_up() -> bool:
-        nonlocal last_nudge
-        if reached(_info_int(replica_client, "replication", "slave_repl_offset")):
-            return True
-        if time.monotonic() - last_nudge >= 0.05:
-            last_nudge = time.monotonic()
-            _nudge_ack(replica_client)
-        return False
-
-    wait_for_true(caught_up, timeout=timeout)
 
 
 class ValkeyServerHandle(object):
@@ -654,7 +616,10 @@ class ValkeyServerHandle(object):
         return ValkeyInfo(self.get_default_client(client).info(section="replication")).num_replicas_online()
 
     def wait_for_all_replicas_online(self, num_of_replicas: int) -> None:
-        wait_for_equal(lambda: self.num_replicas_online(), num_of_replicas, timeout=MAX_REPLICA_WAIT_TIME)
+        """Waits until `num_of_replicas` replicas are online, asking the others for their ACK (see _ack)."""
+        wait_for_replicas_online(
+            self.client, num_of_replicas, MAX_REPLICA_WAIT_TIME, lambda info: ValkeyInfo(info).num_replicas_online()
+        )
 
     def is_primary_link_up(self, client: Optional[Any] = None) -> bool:
         """True if the role is slave and master_link_status is up."""
@@ -825,12 +790,12 @@ class ValkeyTestCaseBase:
         """waitForReplicaToSyncUp for a client of the replica."""
         wait_for_true(lambda: ValkeyInfo(client.info(section="replication")).is_master_link_up(), timeout=MAX_SYNC_WAIT)
         info = client.info(section="replication")
-        primary = ValkeyClient(host=info["master_host"], port=int(info["master_port"]), **_same_test_kwargs(client))
+        primary = ValkeyClient(host=info["master_host"], port=int(info["master_port"]), **same_test_kwargs(client))
         try:
-            target = _info_int(primary, "replication", "master_repl_offset")
+            target = info_int(primary, "replication", "master_repl_offset")
         finally:
             primary.close()
-        _wait_for_replica_offset(client, lambda offset: offset >= target, MAX_SYNC_WAIT)
+        wait_for_replica_offset(client, lambda offset: offset >= target, MAX_SYNC_WAIT)
 
     def wait_until_command(self, server: ValkeyServerHandle, cmd: str) -> bool:
         """True once a client of `server` is running `cmd` (e.g. a blocking command); False after the wait."""
@@ -850,13 +815,6 @@ class ValkeyTestCaseBase:
         if multi_ip_mode:
             return self.ip_tracker.get_ip_address()  # type: ignore[attr-defined]
         return self.DEFAULT_BIND_IP
-
-
-def _same_test_kwargs(client: Any) -> Dict[str, Any]:
-    """The TLS settings and credential of `client`'s pool, for a client of another server of the
-    same test (vtf's servers of one test process share a password)."""
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}) or {}
-    return {k: v for k, v in kwargs.items() if k.startswith("ssl") or k in ("username", "password")}
 
 
 class _TestServers:
@@ -1143,8 +1101,8 @@ class ReplicationTestCase(ValkeyTestCase):
         """Waits until the replica's offset equals the primary's (`primary` a handle or a client)."""
         primary_client = getattr(primary, "client", None) or primary
 
-        _wait_for_replica_offset(
+        wait_for_replica_offset(
             replica.client,
-            lambda offset: offset == _info_int(primary_client, "replication", "master_repl_offset"),
+            lambda offset: offset == info_int(primary_client, "replication", "master_repl_offset"),
             TEST_MAX_WAIT_TIME_SECONDS,
         )
