@@ -15,8 +15,9 @@ suites' SERVER_VERSION and MODULE_PATH); VTF_* variables and PYTHONPATH do
 not. Runs alternate (own, vtf, own, vtf, ...), one at a time; wall time is the
 whole pytest process. Servers are found by /proc/PID/exe (the `--binary`
 copy both sides use), listed before and after each run; what a run leaves is
-counted, then stopped by pid. Prints one JSON line per run, then a summary
-whose ratio is vtf's median over the median of own's passing runs.
+counted, then stopped by pid. Prints one JSON line per run (a failed run's
+output is kept in the file its `log` names), then a summary whose ratio is
+vtf's median over the median of own's passing runs.
 """
 
 import argparse
@@ -27,6 +28,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
@@ -40,6 +42,8 @@ class Run:
     rc: int
     summary: str
     left: int
+    #: A failed run's whole output, kept for reading (None when it passed).
+    log: Optional[str] = None
 
 
 def servers(binary: str) -> List[int]:
@@ -81,7 +85,12 @@ def run(side: str, cwd: str, python: str, env: Dict[str, str], args: List[str], 
     stop_leftovers(left, binary)
     lines = done.stdout.strip().splitlines()
     summary = lines[-1] if lines else done.stderr[-300:]
-    return Run(side, round(wall, 3), round(cpu, 2), done.returncode, summary, len(left))
+    log = None
+    if done.returncode != 0:
+        fd, log = tempfile.mkstemp(prefix=f"compat-{side}-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            f.write(done.stdout + "\n--- stderr\n" + done.stderr)
+    return Run(side, round(wall, 3), round(cpu, 2), done.returncode, summary, len(left), log)
 
 
 def median(values: List[float]) -> Optional[float]:
