@@ -121,7 +121,8 @@ def _register() -> List[str]:
     return made
 
 
-_MADE = _register()
+#: Names of the classes made at import for statuses this file does not write out.
+MADE = _register()
 
 
 def error_for(status: int, message: str) -> VtfError:
@@ -134,4 +135,20 @@ def error_for(status: int, message: str) -> VtfError:
     return cls(message or f"{cls.status_name} with no message from libvtf")
 
 
-__all__ = ["VtfError", "error_for", "CLASSES"] + [c.__name__ for c in CLASSES.values()]
+__all__ = [
+    "VtfError",
+    "error_for",
+    "CLASSES",
+    "NullArgument",
+    "InvalidArgument",
+    "BinaryNotFound",
+    "Spawn",
+    "ServerExited",
+    "Timeout",
+    "Connection",
+    "Tls",
+    "Build",
+    "Io",
+    "Panic",
+    "Unsupported",
+] + MADE

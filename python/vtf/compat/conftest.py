@@ -10,7 +10,7 @@ free on 127.0.0.1 when asked (not reserved across processes).
 """
 
 import socket
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 import pytest
 
@@ -23,7 +23,7 @@ class PortTracker(object):
 
     def __init__(self, node_id: Any = None) -> None:
         self.node_id = node_id
-        self.handed_out: list = []
+        self.handed_out: List[int] = []
 
     def __enter__(self) -> "PortTracker":
         return self

@@ -44,7 +44,7 @@ import time
 import atexit
 import warnings
 from enum import Enum
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, cast
 
 import pytest
 from valkey import *  # noqa: F401,F403  (upstream's module exports valkey-py's names)
@@ -117,32 +117,32 @@ class ValkeyInfo:
         self.info = info
 
     def is_save_in_progress(self) -> bool:
-        return self.info["rdb_bgsave_in_progress"] == 1
+        return bool(self.info["rdb_bgsave_in_progress"] == 1)
 
     def num_keys(self, db: int = 0) -> int:
         entry = self.info.get(f"db{db}")
         return int(entry["keys"]) if entry else 0
 
     def get_master_repl_offset(self) -> int:
-        return self.info["master_repl_offset"]
+        return int(self.info["master_repl_offset"])
 
     def get_primary_repl_offset(self) -> int:
-        return self.info["master_repl_offset"]
+        return int(self.info["master_repl_offset"])
 
     def get_master_replid(self) -> str:
-        return self.info["master_replid"]
+        return str(self.info["master_replid"])
 
     def get_replica_repl_offset(self) -> int:
-        return self.info["slave_repl_offset"]
+        return int(self.info["slave_repl_offset"])
 
     def is_master_link_up(self) -> bool:
         """True if the role is slave and master_link_status is up."""
-        return self.info.get("role") == "slave" and self.info.get("master_link_status") == "up"
+        return bool(self.info.get("role") == "slave" and self.info.get("master_link_status") == "up")
 
     is_primary_link_up = is_master_link_up
 
     def num_replicas(self) -> int:
-        return self.info["connected_slaves"]
+        return int(self.info["connected_slaves"])
 
     def num_replicas_online(self) -> int:
         return sum(
@@ -150,23 +150,30 @@ class ValkeyInfo:
         )
 
     def was_save_successful(self) -> bool:
-        return self.info["rdb_last_bgsave_status"] == "ok"
+        return bool(self.info["rdb_last_bgsave_status"] == "ok")
 
     def used_memory(self) -> int:
-        return self.info["used_memory"]
+        return int(self.info["used_memory"])
 
     def maxmemory(self) -> int:
-        return self.info["maxmemory"]
+        return int(self.info["maxmemory"])
 
     def maxmemory_policy(self) -> str:
-        return self.info["maxmemory_policy"]
+        return str(self.info["maxmemory_policy"])
 
     def uptime_in_secs(self) -> int:
-        return self.info["uptime_in_seconds"]
+        return int(self.info["uptime_in_seconds"])
 
 
 class ValkeyClient(StrictValkey):
     """valkey-py's client with the vendored variant's additions (`info_obj()`, ...)."""
+
+    def _command(self, *args: Any) -> Any:
+        """execute_command, which valkey-py leaves untyped."""
+        return self.execute_command(*args)  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        super().close()  # type: ignore[no-untyped-call]
 
     def set_password(self, pw: str) -> None:
         """Use `pw` from now on (after `requirepass` was applied)."""
@@ -185,38 +192,38 @@ class ValkeyClient(StrictValkey):
         """A client of `server`'s database `db`."""
         return cls(db=db, **server._client_kwargs())
 
-    def shutdown(self, flag: Optional[str] = None, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def shutdown(self, flag: Optional[str] = None, *args: Any, **kwargs: Any) -> None:  # type: ignore[override,unused-ignore]
         """SHUTDOWN [flag]; the connection closing is the success."""
         if not flag:
             return super().shutdown(*args, **kwargs)
         try:
-            self.execute_command("SHUTDOWN", flag)
+            self._command("SHUTDOWN", flag)
         except ConnectionError:  # valkey-py's (from `valkey import *`): the server closed it
             return None
         raise ValkeyError("SHUTDOWN seems to have failed.")
 
-    def bgsave(self, type: Optional[str] = None, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def bgsave(self, type: Optional[str] = None, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override,unused-ignore]
         """BGSAVE [type]."""
         if type is None:
-            return self.execute_command("BGSAVE")
-        return self.execute_command("BGSAVE", type)
+            return self._command("BGSAVE")
+        return self._command("BGSAVE", type)
 
-    def restore(self, name: Any, ttl: Any, value: Any, replace: bool = False, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def restore(self, name: Any, ttl: Any, value: Any, replace: bool = False, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override,unused-ignore]
         """RESTORE name ttl value [REPLACE]."""
         if replace:
-            return self.execute_command("RESTORE", name, ttl, value, "REPLACE")
-        return self.execute_command("RESTORE", name, ttl, value)
+            return self._command("RESTORE", name, ttl, value, "REPLACE")
+        return self._command("RESTORE", name, ttl, value)
 
     def info_obj(self) -> ValkeyInfo:
         """A ValkeyInfo of `INFO all` now."""
-        return ValkeyInfo(self.info("all"))
+        return ValkeyInfo(cast(Dict[str, Any], self.info("all")))
 
-    def bitfield(self, name: Any, *values: Any) -> Any:  # type: ignore[override]
+    def bitfield(self, name: Any, *values: Any) -> Any:  # type: ignore[override,unused-ignore]
         """BITFIELD name subcommands... (passed as they are)."""
-        return self.execute_command("BITFIELD", name, *values)
+        return self._command("BITFIELD", name, *values)
 
     def debug_digest(self) -> Any:
-        return self.execute_command("DEBUG", "DIGEST")
+        return self._command("DEBUG", "DIGEST")
 
 
 # ---------------------------------------------------------------- server handles
@@ -237,6 +244,8 @@ class ValkeyServerHandle(object):
     """Handle to one valkey-server, started by vtf (or an external server, not started here)."""
 
     DEFAULT_BIND_IP = "127.0.0.1"
+    #: The test that made an external server's handle (for restart_external_server).
+    _test_instance: Any = None
 
     def __init__(
         self,
@@ -542,7 +551,7 @@ class ValkeyServerHandle(object):
 
     def is_rdb_done_loading(self) -> bool:
         if self.external_mode:
-            return self.client.info().get("loading", 0) == 0  # type: ignore[union-attr]
+            return bool(self.client.info().get("loading", 0) == 0)  # type: ignore[union-attr]
         return self.verify_string_in_logfile("Done loading RDB")
 
     # -- data and persistence
@@ -579,7 +588,7 @@ class ValkeyServerHandle(object):
 
     def _action_success_flag(self, action: ValkeyAction, client: Any) -> bool:
         if action == ValkeyAction.AOF_REWRITE:
-            return client.info("persistence")["aof_last_bgrewrite_status"] == "ok"
+            return bool(client.info("persistence")["aof_last_bgrewrite_status"] == "ok")
         raise RuntimeError("{} not support".format(action))
 
     def wait_for_action_done(self, action: ValkeyAction, client: Optional[Any] = None) -> None:
@@ -593,7 +602,7 @@ class ValkeyServerHandle(object):
 
         def done() -> bool:
             info = client.info("persistence")
-            return info["aof_rewrite_in_progress"] == 0 and info.get("aof_rewrite_scheduled", 0) == 0
+            return bool(info["aof_rewrite_in_progress"] == 0 and info.get("aof_rewrite_scheduled", 0) == 0)
 
         try:
             wait_for_true(done, timeout=TEST_MAX_WAIT_TIME_SECONDS)
@@ -607,7 +616,7 @@ class ValkeyServerHandle(object):
         """Waits for `connected_slaves` to be `num_of_replicas`."""
         client = self.client
         wait_for_equal(
-            lambda: client.info(section="replication")["connected_slaves"],  # type: ignore[union-attr]
+            lambda: info_int(client, "replication", "connected_slaves"),
             num_of_replicas,
             timeout=MAX_REPLICA_WAIT_TIME,
         )
@@ -714,6 +723,9 @@ def _lazy_setup_attribute(name: str) -> property:
 class ValkeyTestCaseBase:
     testdir = "test-data"
     rdbdir = "rdbs"
+    # Set by ValkeyTestCase (the class and common_setup); read by _get_valkey_args here.
+    maxmemory: str
+    num_dbs: int
 
     DEFAULT_BIND_IP = "127.0.0.1"
 
@@ -809,11 +821,11 @@ class ValkeyTestCaseBase:
             return False
 
     def get_bind_port(self) -> int:
-        return self.port_tracker.get_unused_port()
+        return int(self.port_tracker.get_unused_port())
 
     def get_bind_ip(self, multi_ip_mode: bool = False) -> str:
         if multi_ip_mode:
-            return self.ip_tracker.get_ip_address()  # type: ignore[attr-defined]
+            return str(self.ip_tracker.get_ip_address())  # type: ignore[attr-defined]
         return self.DEFAULT_BIND_IP
 
 
@@ -931,7 +943,7 @@ class ValkeyTestCase(ValkeyTestCaseBase):
             if not port:
                 raise ValueError("Port must be specified for external server use")
             external = ValkeyServerHandle(bind_ip, port, port_tracker=None, external_mode=True)
-            external._test_instance = self  # type: ignore[attr-defined]
+            external._test_instance = self
             cli = external.connect()
             if not skip:
                 self.server_list.append(external)
