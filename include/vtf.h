@@ -180,6 +180,13 @@ typedef struct vtf_cluster vtf_cluster;
 typedef struct vtf_config vtf_config;
 
 /**
+ * A port and its cluster bus port (+10000), reserved across processes until
+ * dropped (in C: `vtf_port_free`). Another reservation, vtf server or
+ * process that honours the lock files never gets them meanwhile.
+ */
+typedef struct vtf_port vtf_port;
+
+/**
  * A primary and its replicas (free with `vtf_replication_free`). Its nodes
  * are lent out as `vtf_server` handles, valid until the group is freed.
  */
@@ -679,6 +686,32 @@ enum vtf_status vtf_wait_until(vtf_condition condition,
                                void *user_data,
                                uint32_t timeout_ms,
                                const char *description);
+
+/**
+ * Reserves a free port whose bus port (+10000) is free too, below the
+ * kernel's ephemeral range. Free with `vtf_port_free`, which releases it.
+ *
+ * # Safety
+ * `out` must be NULL or writable.
+ */
+enum vtf_status vtf_port_reserve(struct vtf_port **out);
+
+/**
+ * The reserved port (0 for NULL).
+ *
+ * # Safety
+ * `port` must be NULL or a live reservation.
+ */
+uint16_t vtf_port_number(const struct vtf_port *port);
+
+/**
+ * Releases the reservation; NULL is allowed. A program still listening on
+ * the port keeps it, but vtf may hand it out again.
+ *
+ * # Safety
+ * `port` must be NULL or a live reservation, not used afterwards.
+ */
+void vtf_port_free(struct vtf_port *port);
 
 /**
  * Starts a primary and `replicas` replicas from `config`; returns once every

@@ -156,6 +156,9 @@ struct ReplicationDeleter {
 struct ClusterDeleter {
   void operator()(vtf_cluster* p) const noexcept { vtf_cluster_free(p); }
 };
+struct PortDeleter {
+  void operator()(vtf_port* p) const noexcept { vtf_port_free(p); }
+};
 using CConfig = std::unique_ptr<vtf_config, ConfigDeleter>;
 
 /// Runs a C constructor that writes its handle through `T **out` and returns it
@@ -845,6 +848,26 @@ class Server : public detail::ServerApi<Server> {
 };
 
 inline ServerRef::ServerRef(const Server& server) noexcept : server_(server.get()) {}
+
+// ---------------------------------------------------------------------------
+// Port
+// ---------------------------------------------------------------------------
+
+/// A port (and its bus port, +10000) reserved across processes, for a program
+/// the test starts itself; no vtf server or other reservation gets it until the
+/// Port is destroyed. Move-only.
+///
+///   vtf::Port port;  my_proxy --listen port.number()
+class Port {
+ public:
+  Port() : port_(detail::create<vtf_port, detail::PortDeleter>("vtf_port_reserve", vtf_port_reserve)) {}
+
+  uint16_t number() const noexcept { return vtf_port_number(port_.get()); }
+  vtf_port* get() const noexcept { return port_.get(); }
+
+ private:
+  std::unique_ptr<vtf_port, detail::PortDeleter> port_;
+};
 
 // ---------------------------------------------------------------------------
 // Replication

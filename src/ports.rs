@@ -23,7 +23,9 @@ pub const BUS_OFFSET: u16 = 10000;
 /// The lowest port handed out (keeps clear of well-known services such as 6379).
 const FIRST_PORT: u16 = 11000;
 
-/// A port (and its bus port) reserved for this process until dropped.
+/// A port and its cluster bus port (+10000), reserved across processes until
+/// dropped (in C: `vtf_port_free`). Another reservation, vtf server or
+/// process that honours the lock files never gets them meanwhile.
 #[derive(Debug)]
 pub struct PortReservation {
     port: u16,

@@ -276,6 +276,19 @@ static_assert(std::is_copy_constructible_v<vtf::ServerRef> && std::is_copy_assig
 static_assert(std::is_convertible_v<const vtf::Server&, vtf::ServerRef>);
 static_assert(sizeof(vtf::Server) == sizeof(vtf_server*) && sizeof(vtf::Client) == sizeof(vtf_client*),
               "an owning handle is one pointer");
+static_assert(!std::is_copy_constructible_v<vtf::Port> && std::is_nothrow_move_constructible_v<vtf::Port>);
+
+TEST(Port, ReservedPortsDifferAndAServerStartedMeanwhileGetsNeither) {
+  vtf::Port first;
+  vtf::Port second;
+  ASSERT_NE(first.number(), 0);
+  ASSERT_NE(first.number(), second.number());
+  vtf::Server server;
+  EXPECT_NE(server.port(), first.number());
+  EXPECT_NE(server.port(), second.number());
+  vtf::Port moved = std::move(first);
+  EXPECT_NE(moved.number(), 0);
+}
 
 bool process_exists(int32_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }
 

@@ -106,6 +106,10 @@ _PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "vtf_config_set_wrapper": (status_t, [_P, _STR]),
     # waiting
     "vtf_wait_until": (status_t, [condition_t, c_void_p, c_uint32, _STR]),
+    # ports
+    "vtf_port_reserve": (status_t, [_PP]),
+    "vtf_port_number": (c_uint16, [_P]),
+    "vtf_port_free": (None, [_P]),
     # replication
     "vtf_replication_create": (status_t, [_P, c_size_t, _PP]),
     "vtf_replication_create_with": (status_t, [_P, _P, c_size_t, _PP]),

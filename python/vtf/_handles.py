@@ -17,7 +17,7 @@ _lock = threading.RLock()
 
 
 class OwnedHandle:
-    """A C handle with its free function; subclasses are Server, Replication and Cluster."""
+    """A C handle with its free function; subclasses are Server, Replication, Cluster and Port."""
 
     _ptr: Optional[int] = None
     _free: Optional[Callable[[int], None]] = None

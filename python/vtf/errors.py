@@ -137,7 +137,6 @@ def error_for(status: int, message: str) -> VtfError:
 
 __all__ = [
     "VtfError",
-    "error_for",
     "CLASSES",
     "NullArgument",
     "InvalidArgument",
@@ -151,4 +150,6 @@ __all__ = [
     "Io",
     "Panic",
     "Unsupported",
-] + MADE
+]
+# Classes made at import for statuses this file does not name (see _register).
+__all__ += MADE

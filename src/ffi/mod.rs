@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod config;
 pub mod diagnostics;
 pub mod node;
+pub mod port;
 pub mod replication;
 pub mod reply;
 pub mod server;

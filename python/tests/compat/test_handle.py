@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 from typing import Any, Dict, List
 
 import pytest
@@ -276,3 +277,19 @@ def test_handle_survives_a_sigkilled_server() -> None:
         assert handle.client.ping()
     finally:
         handle._close()
+
+
+def test_the_port_trackers_ports_are_reserved_until_it_exits() -> None:
+    from vtf.compat.conftest import PortTracker
+
+    with PortTracker("node") as tracker:
+        ports = [tracker.get_unused_port() for _ in range(3)]
+        assert len(set(ports)) == 3 and tracker.handed_out == ports
+        with vtf.reserve_port() as other:  # another reservation gets none of them
+            assert other.number not in ports
+        with socket.socket() as listener:  # and the suite's own program can listen on one
+            listener.bind(("127.0.0.1", ports[0]))
+        held = list(tracker._reserved)
+        assert [p.number for p in held] == ports and not any(p.closed for p in held)
+    assert all(p.closed for p in held), "the tracker's exit releases its reservations"
+    assert tracker.handed_out == []

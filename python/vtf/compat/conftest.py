@@ -5,14 +5,18 @@ Suites import the fixture into their test modules
 upstream's conftest. Under vtf the tracker has little to do: every server vtf
 starts reserves its own port (and cluster bus port) across processes for its
 lifetime, and `create_server` takes the port vtf gives it. `get_unused_port`
-still answers, for code that wants a port of its own: one the kernel reports
-free on 127.0.0.1 when asked (not reserved across processes).
+is for code that wants a port of its own: as upstream promises, the port is
+not handed to any other process (or vtf server) until the tracker exits, by
+way of vtf's own reservation (`vtf.reserve_port`: the port and its bus port,
++10000, below the kernel's ephemeral range). Upstream also keeps port +20294
+free (valkey-search's coordinator); vtf does not reserve that one.
 """
 
-import socket
 from typing import Any, Iterator, List, Optional
 
 import pytest
+
+import vtf
 
 
 class PortTracker(object):
@@ -24,20 +28,23 @@ class PortTracker(object):
     def __init__(self, node_id: Any = None) -> None:
         self.node_id = node_id
         self.handed_out: List[int] = []
+        self._reserved: List[vtf.Port] = []
 
     def __enter__(self) -> "PortTracker":
         return self
 
     def __exit__(self, type: Any, value: Any, tb: Any) -> None:
+        for port in self._reserved:
+            port.close()
+        self._reserved.clear()
         self.handed_out.clear()
 
     def get_unused_port(self) -> int:
-        """A port free on 127.0.0.1 at the time of the call."""
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        self.handed_out.append(port)
-        return port
+        """A port (with its bus port) reserved across processes until the tracker exits."""
+        port = vtf.reserve_port()
+        self._reserved.append(port)
+        self.handed_out.append(port.number)
+        return port.number
 
 
 @pytest.fixture(scope="function", autouse=True)

@@ -740,8 +740,10 @@ class ValkeyTestCaseBase:
         self.server_id = 0
         try:
             self.port_tracker = request.getfixturevalue("resource_port_tracker")
-        except pytest.FixtureLookupError:
-            self.port_tracker = PortTracker(request.node.nodeid)
+        except pytest.FixtureLookupError:  # the suite did not import the fixture: a tracker of our own
+            tracker = PortTracker(request.node.nodeid).__enter__()
+            request.addfinalizer(lambda: tracker.__exit__(None, None, None))
+            self.port_tracker = tracker
         path = getattr(request, "path", None) or getattr(request, "fspath", None)
         self._vtf_bases = [os.path.dirname(os.fspath(path))] if path else []
         self._vtf_bases.append(os.getcwd())
