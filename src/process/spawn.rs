@@ -304,9 +304,9 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
-/// `program` as exec will find it: a path with a slash as it is (absolute,
-/// against our directory, since the child changes its own), a bare name on
-/// PATH, like execvp.
+/// `program` as exec will find it, made absolute against our directory
+/// (the child changes its own): a path with a slash as it is, a bare name
+/// looked up on PATH, like execvp.
 fn resolve(program: &OsStr) -> io::Result<PathBuf> {
     let path = Path::new(program);
     if program.as_bytes().contains(&b'/') {
@@ -330,6 +330,8 @@ fn resolve(program: &OsStr) -> io::Result<PathBuf> {
                 ),
             )
         })
+        // A relative PATH entry ("" or ".") means our directory, not the child's.
+        .and_then(std::path::absolute)
 }
 
 /// A close-on-exec duplicate of `file` numbered 3 or above: a test process
