@@ -4,7 +4,9 @@
 use std::ffi::c_char;
 use std::path::Path;
 
-use super::{c_string, check_out, handle, handle_mut, opt_str_arg, str_arg, vtf_status, write_out};
+use super::{
+    c_string, check_out, free_box, handle, handle_mut, opt_str_arg, str_arg, vtf_status, write_out,
+};
 use crate::build::{self, BuildOptions, Sanitizer};
 use crate::error::{Error, Result};
 
@@ -119,13 +121,8 @@ pub extern "C" fn vtf_build_options_new() -> *mut BuildOptions {
 /// `options` must be NULL or a live `vtf_build_options`, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_build_options_free(options: *mut BuildOptions) {
-    export!({
-        if !options.is_null() {
-            // SAFETY: created by Box::into_raw in vtf_build_options_new (caller's contract).
-            drop(unsafe { Box::from_raw(options) });
-        }
-        Ok(())
-    })
+    // SAFETY: made by Box::into_raw in vtf_build_options_new (caller's contract).
+    export!({ unsafe { free_box(options) } })
 }
 
 /// Applies a builder step to options passed in by C.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::node::ServerHandle;
 use super::reply::vtf_reply;
-use super::{check_out, handle, handle_mut, null, str_arg, vtf_status, write_out};
+use super::{check_out, free_box, handle, handle_mut, null, str_arg, vtf_status, write_out};
 use crate::client::Client;
 use crate::error::{Error, Result};
 
@@ -134,11 +134,6 @@ pub unsafe extern "C" fn vtf_client_set_timeout_ms(
 /// `client` must be NULL or a live client, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_client_free(client: *mut Client) {
-    export!({
-        if !client.is_null() {
-            // SAFETY: created by Box::into_raw in this library (caller's contract).
-            drop(unsafe { Box::from_raw(client) });
-        }
-        Ok(())
-    })
+    // SAFETY: made by Box::into_raw in this library (caller's contract).
+    export!({ unsafe { free_box(client) } })
 }

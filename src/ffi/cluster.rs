@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::node::{NodeHandles, NodeKey, ServerHandle};
-use super::{check_out, handle, handle_mut, null, vtf_status, write_out};
+use super::{check_out, free_box, handle, handle_mut, null, vtf_status, write_out};
 use crate::client::Client;
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -152,13 +152,8 @@ pub unsafe extern "C" fn vtf_cluster_failover(
 /// afterwards (nor the node pointers borrowed from it).
 #[no_mangle]
 pub unsafe extern "C" fn vtf_cluster_free(cluster: *mut ClusterHandle) {
-    export!({
-        if !cluster.is_null() {
-            // SAFETY: created by Box::into_raw in vtf_cluster_create (caller's contract).
-            drop(unsafe { Box::from_raw(cluster) });
-        }
-        Ok(())
-    })
+    // SAFETY: made by Box::into_raw in vtf_cluster_create (caller's contract).
+    export!({ unsafe { free_box(cluster) } })
 }
 
 /// The number of shards in the cluster now: added ones counted, removed ones

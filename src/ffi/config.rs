@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use super::{handle_mut, null, opt_str_arg, str_arg, vtf_status};
+use super::{free_box, handle_mut, null, opt_str_arg, str_arg, vtf_status};
 use crate::config::{validate_arg_name, Config, TlsMode};
 use crate::error::{Error, Result};
 
@@ -42,13 +42,8 @@ pub extern "C" fn vtf_config_new() -> *mut Config {
 /// `config` must be NULL or a live `vtf_config`, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_config_free(config: *mut Config) {
-    export!({
-        if !config.is_null() {
-            // SAFETY: created by Box::into_raw in vtf_config_new (caller's contract).
-            drop(unsafe { Box::from_raw(config) });
-        }
-        Ok(())
-    })
+    // SAFETY: made by Box::into_raw in vtf_config_new (caller's contract).
+    export!({ unsafe { free_box(config) } })
 }
 
 /// The server binary to run (first in the resolution order).

@@ -116,6 +116,20 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     unsafe { out.write(value) }
 }
 
+/// Frees a handle that an export made with `Box::into_raw` (NULL: nothing),
+/// the body of every plain `vtf_*_free`.
+///
+/// # Safety
+/// `ptr` must be NULL or from `Box::into_raw` of a `T` in this library, not
+/// freed before and not used afterwards.
+pub(crate) unsafe fn free_box<T>(ptr: *mut T) -> Result<()> {
+    if !ptr.is_null() {
+        // SAFETY: per this function's contract.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+    Ok(())
+}
+
 /// Hands ownership of a Rust string to C (freed by `vtf_string_free`).
 pub(crate) fn c_string(text: &str) -> *mut c_char {
     CString::new(text.replace('\0', "\\0"))

@@ -3,7 +3,7 @@
 //! lock files keep it from every vtf server and every other reservation on
 //! the machine until it is freed (or the process dies).
 
-use super::{check_out, handle, write_out};
+use super::{check_out, free_box, handle, write_out};
 use crate::ffi::vtf_status;
 use crate::ports::{self, PortReservation};
 
@@ -40,11 +40,6 @@ pub unsafe extern "C" fn vtf_port_number(port: *const PortReservation) -> u16 {
 /// `port` must be NULL or a live reservation, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_port_free(port: *mut PortReservation) {
-    export!({
-        if !port.is_null() {
-            // SAFETY: created by Box::into_raw in vtf_port_reserve (caller's contract).
-            drop(unsafe { Box::from_raw(port) });
-        }
-        Ok(())
-    })
+    // SAFETY: made by Box::into_raw in vtf_port_reserve (caller's contract).
+    export!({ unsafe { free_box(port) } })
 }

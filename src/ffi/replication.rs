@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::node::{NodeHandles, NodeKey, ServerHandle};
-use super::{check_out, handle, handle_mut, null, vtf_status, write_out};
+use super::{check_out, free_box, handle, handle_mut, null, vtf_status, write_out};
 use crate::config::Config;
 use crate::error::Result;
 use crate::replication::Replication;
@@ -199,11 +199,6 @@ pub unsafe extern "C" fn vtf_replication_add_replica(
 /// `group` must be NULL or a group from this library, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn vtf_replication_free(group: *mut ReplicationHandle) {
-    export!({
-        if !group.is_null() {
-            // SAFETY: created by Box::into_raw in vtf_replication_create* (caller's contract).
-            drop(unsafe { Box::from_raw(group) });
-        }
-        Ok(())
-    })
+    // SAFETY: made by Box::into_raw in vtf_replication_create* (caller's contract).
+    export!({ unsafe { free_box(group) } })
 }

@@ -5,7 +5,7 @@
 use std::ffi::c_char;
 use std::ptr;
 
-use super::handle;
+use super::{free_box, handle};
 use crate::reply::Reply;
 
 /// The type of a reply (RESP2 and RESP3).
@@ -212,11 +212,6 @@ pub unsafe extern "C" fn vtf_reply_element(
 /// `reply` must be NULL or a reply returned by a command (not an element).
 #[no_mangle]
 pub unsafe extern "C" fn vtf_reply_free(reply: *mut vtf_reply) {
-    export!({
-        if !reply.is_null() {
-            // SAFETY: created by Box::into_raw in a command function (caller's contract).
-            drop(unsafe { Box::from_raw(reply) });
-        }
-        Ok(())
-    })
+    // SAFETY: made by Box::into_raw in a command function (caller's contract).
+    export!({ unsafe { free_box(reply) } })
 }
