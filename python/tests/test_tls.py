@@ -41,3 +41,25 @@ def test_tls_replication(valkey_replication_factory) -> None:
     group.primary.client().set("k", "over tls")
     group.wait_sync(timeout=10)
     assert group.replicas[0].client().get("k") == b"over tls"
+
+
+def test_asyncio_clients_take_the_same_keyword_arguments(valkey_server_factory) -> None:
+    """valkey.asyncio gets in with client_kwargs() too: mutual TLS, the CA and the password."""
+    import asyncio
+
+    import valkey.asyncio
+
+    server = valkey_server_factory(tls="mutual")
+
+    async def round_trip() -> bytes:
+        client = valkey.asyncio.Valkey(**server.client_kwargs())
+        try:
+            await client.set("async-key", "v")
+            value = await client.get("async-key")
+            assert isinstance(value, bytes)
+            return value
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(round_trip()) == b"v"
+    assert server.client().get("async-key") == b"v"
