@@ -140,6 +140,50 @@ fn keys_move_with_their_slots_and_every_node_agrees() {
     assert_keys(&mut cluster.connect().unwrap(), &keys);
 }
 
+/// The config epoch of node `id` in every node's CLUSTER NODES.
+fn epochs_seen(cluster: &Cluster, id: &str) -> Vec<String> {
+    cluster
+        .nodes()
+        .map(|node| {
+            let text = node_cmd(node, &["CLUSTER", "NODES"]);
+            let text = text.as_str().expect("CLUSTER NODES text").to_string();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(id))
+                .unwrap_or_else(|| panic!("{} does not know node {id}:\n{text}", node.describe()));
+            line.split_whitespace()
+                .nth(6)
+                .expect("a config epoch field")
+                .to_string()
+        })
+        .collect()
+}
+
+// A view holding an older config epoch for a primary than the others takes a
+// later UPDATE about it at face value, slots included, so a migration must
+// not start from such a cluster. BUMPEPOCH changes an epoch and nothing
+// else: the slot map agrees at once, the epochs ~50 ms later (gossip).
+#[test]
+fn wait_ok_waits_until_every_node_holds_each_primarys_config_epoch() {
+    let cluster = start(&Config::new(), 3, 0);
+    let bumped = cluster
+        .nodes()
+        .find(|node| {
+            let reply = node_cmd(node, &["CLUSTER", "BUMPEPOCH"]);
+            reply.as_str().is_some_and(|r| r.starts_with("BUMPED"))
+        })
+        .expect("a node whose epoch was not the greatest, so BUMPEPOCH bumped it");
+    let id = node_id(bumped);
+    cluster
+        .wait_ok(std::time::Duration::from_secs(10))
+        .expect("the cluster converges after BUMPEPOCH");
+    let seen = epochs_seen(&cluster, &id);
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "wait_ok returned while the nodes held different epochs for {id}: {seen:?}"
+    );
+}
+
 #[test]
 fn bad_moves_are_refused_with_what_was_wrong() {
     let cluster = start(&Config::new(), 2, 0);

@@ -2,7 +2,7 @@
 //! and membership, each is `cluster_state:ok` and every replica is linked and
 //! caught up; on timeout, one line per problem.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::topology::{NodeLine, SlotRange};
@@ -157,6 +157,13 @@ impl Cluster {
                 }
             }
         }
+        // And the same config epoch for every primary. A view that holds an
+        // older epoch for a primary than the others do takes a later UPDATE
+        // about it at face value, slot list included; one that came from a
+        // moment mid-migration can then hand a slot the primary still serves
+        // to a node importing it (a remove_shard right after a move_slots
+        // was refused "I'm not the owner of hash slot 62" once in CI).
+        problems.extend(epoch_disagreements(&views));
         if let Some(reference) = views.first() {
             // Slots owned by a stopped primary are served by no one.
             for line in reference.lines.iter().filter(|l| l.is_primary()) {
@@ -411,4 +418,31 @@ impl View {
         });
         nodes.chain(slots).collect()
     }
+}
+
+/// One line per primary whose config epoch the views do not agree on.
+fn epoch_disagreements(views: &[View]) -> Vec<String> {
+    let mut seen: BTreeMap<&str, BTreeMap<u64, Vec<String>>> = BTreeMap::new();
+    for view in views {
+        for line in view.lines.iter().filter(|l| l.is_primary()) {
+            seen.entry(line.id.as_str())
+                .or_default()
+                .entry(line.config_epoch)
+                .or_default()
+                .push(view.who());
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, epochs)| epochs.len() > 1)
+        .map(|(id, epochs)| {
+            let by: Vec<String> = epochs
+                .iter()
+                .map(|(epoch, who)| format!("{epoch} in {}", who.join(", ")))
+                .collect();
+            format!(
+                "the views differ on primary {id}'s config epoch: {}",
+                by.join("; ")
+            )
+        })
+        .collect()
 }

@@ -46,6 +46,8 @@ pub(super) struct NodeLine {
     pub(super) port: u16,
     pub(super) flags: Vec<String>,
     pub(super) master: String,
+    /// The config epoch this view holds for the node (0 when unreadable).
+    pub(super) config_epoch: u64,
     /// Owned slots and ranges; migrating/importing entries (`[...]`) left out.
     pub(super) slots: Vec<String>,
     /// Slots with a migration open on this node (`[slot->-id]`, `[slot-<-id]`:
@@ -74,6 +76,7 @@ impl NodeLine {
             port,
             flags: fields[2].split(',').map(str::to_string).collect(),
             master: fields[3].to_string(),
+            config_epoch: fields[6].parse().unwrap_or(0),
             slots: fields[8..]
                 .iter()
                 .filter(|s| !s.starts_with('['))
