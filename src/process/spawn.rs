@@ -25,13 +25,12 @@ use std::process::ExitStatus;
 use std::ptr;
 
 /// What to start: argv (its first item a path, or a name looked up on PATH),
-/// the directory it runs in, and the files its stdout and stderr go to. Stdin
-/// is /dev/null; the environment is this process's.
+/// the directory it runs in, and the file its stdout and stderr both go to
+/// (a server's log). Stdin is /dev/null; the environment is this process's.
 pub struct Launch {
     pub argv: Vec<OsString>,
     pub dir: PathBuf,
-    pub stdout: File,
-    pub stderr: File,
+    pub output: File,
 }
 
 impl fmt::Display for Launch {
@@ -127,8 +126,8 @@ pub fn spawn(launch: Launch) -> io::Result<Spawned> {
     let dir = c_string(launch.dir.as_os_str())?;
     let stdio = [
         high(&File::open("/dev/null")?)?,
-        high(&launch.stdout)?,
-        high(&launch.stderr)?,
+        high(&launch.output)?,
+        high(&launch.output)?,
     ];
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
@@ -144,7 +143,7 @@ pub fn spawn(launch: Launch) -> io::Result<Spawned> {
         ],
         parent: std::process::id() as libc::pid_t,
         errno: 0,
-        step: Step::None,
+        failed: None,
     };
     let record_ptr: *mut Child = &mut record;
     // u128 keeps the stack 16-byte aligned, as the x86-64 and aarch64 ABIs want.
@@ -187,21 +186,16 @@ pub fn spawn(launch: Launch) -> io::Result<Spawned> {
     // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing
     // writes the record any more; volatile because it was written behind
     // the compiler's back.
-    let (errno, step) = unsafe {
+    let (errno, failed) = unsafe {
         (
             ptr::read_volatile(&(*record_ptr).errno),
-            ptr::read_volatile(&(*record_ptr).step),
+            ptr::read_volatile(&(*record_ptr).failed),
         )
     };
     let mut spawned = Spawned { pid, status: None };
-    if step != Step::None {
+    if let Some(step) = failed {
         let _ = spawned.wait(); // it has exited (127); reap it
-        let os = io::Error::from_raw_os_error(errno);
-        return Err(match step {
-            Step::ParentGone => io::Error::other("the test process exited during spawn"),
-            Step::Exec => os,
-            other => io::Error::new(os.kind(), format!("{} in the child: {os}", other.name())),
-        });
+        return Err(step.error(errno));
     }
     Ok(spawned)
 }
@@ -209,7 +203,6 @@ pub fn spawn(launch: Launch) -> io::Result<Spawned> {
 const CHILD_STACK: usize = 64 * 1024;
 
 /// What parent and child share: the child's inputs, and where it failed.
-#[repr(C)]
 struct Child {
     path: *const libc::c_char,
     argv: *const *const libc::c_char,
@@ -218,14 +211,13 @@ struct Child {
     stdio: [RawFd; 3],
     parent: libc::pid_t,
     errno: libc::c_int,
-    step: Step,
+    /// The step that failed; None once exec succeeded.
+    failed: Option<Step>,
 }
 
 /// The child's steps that can fail before exec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(C)]
 enum Step {
-    None,
     DeathSignal,
     ParentGone,
     Stdio,
@@ -234,15 +226,17 @@ enum Step {
 }
 
 impl Step {
-    fn name(self) -> &'static str {
-        match self {
-            Step::None => "nothing",
+    /// What the parent reports for a child that stopped here with `errno`.
+    fn error(self, errno: libc::c_int) -> io::Error {
+        let os = io::Error::from_raw_os_error(errno);
+        let what = match self {
+            Step::ParentGone => return io::Error::other("the test process exited during spawn"),
+            Step::Exec => return os,
             Step::DeathSignal => "prctl(PR_SET_PDEATHSIG)",
-            Step::ParentGone => "getppid",
             Step::Stdio => "dup2 of stdin, stdout or stderr",
             Step::Chdir => "chdir to the server's directory",
-            Step::Exec => "execve",
-        }
+        };
+        io::Error::new(os.kind(), format!("{what} in the child: {os}"))
     }
 }
 
@@ -256,7 +250,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     unsafe {
         let fail = |step: Step| -> ! {
             ptr::write_volatile(&mut (*record).errno, *libc::__errno_location());
-            ptr::write_volatile(&mut (*record).step, step);
+            ptr::write_volatile(&mut (*record).failed, Some(step));
             libc::_exit(127)
         };
         // Handlers run on memory we share with the parent: back to default.
@@ -369,13 +363,11 @@ mod tests {
     use super::*;
 
     fn launch(argv: &[&str], dir: &Path, out: &Path) -> Launch {
-        let stdout = File::create(out).expect("creating the output file");
-        let stderr = stdout.try_clone().expect("duplicating it");
+        let output = File::create(out).expect("creating the output file");
         Launch {
             argv: argv.iter().map(OsString::from).collect(),
             dir: dir.to_path_buf(),
-            stdout,
-            stderr,
+            output,
         }
     }
 

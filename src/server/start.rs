@@ -179,9 +179,6 @@ impl Server {
                     e,
                 )
             })?;
-        let stderr = log
-            .try_clone()
-            .map_err(|e| Error::io("duplicating log file", e))?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut argv: Vec<OsString> = self
             .config
@@ -194,8 +191,7 @@ impl Server {
         let launch = process::Launch {
             argv,
             dir: self.state.dir().to_path_buf(),
-            stdout: log,
-            stderr,
+            output: log,
         };
         let shown = launch.to_string();
         let child = process::spawn(launch)

@@ -13,8 +13,9 @@ connection per replica carries every nudge of a wait and is never read;
 it is closed when the wait ends. vtf's own `wait_sync` does the same in Rust.
 """
 
+import re
 import time
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from valkey import StrictValkey
 
@@ -89,19 +90,22 @@ def wait_for_replica_offset(replica_client: Any, reached: Callable[[int], bool],
         wait_for_true(caught_up, timeout=timeout)
 
 
-def wait_for_replicas_online(primary_client: Any, count: int, timeout: float, online: Callable[[Dict[str, Any]], int]) -> None:
-    """Waits until `online(INFO replication)` of the primary is `count`, nudging every replica not yet online."""
+def replica_entries(info: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The `slaveN:ip=...,port=...,state=...` entries of a primary's parsed INFO replication."""
+    return [v for k, v in info.items() if re.match("^slave[0-9]", k) and isinstance(v, dict)]
+
+
+def wait_for_replicas_online(primary_client: Any, count: int, timeout: float) -> None:
+    """Waits until `count` replicas of the primary are online, nudging every replica not online yet."""
     with Nudger() as nudger:
 
-        def seen() -> int:
-            info = primary_client.info(section="replication")
-            n = online(info)
-            if n != count:
-                for name, entry in info.items():
-                    if name.startswith("slave") and isinstance(entry, dict) and entry.get("state") != "online":
-                        if entry.get("ip") and entry.get("port"):
-                            nudger.nudge_at(str(entry["ip"]), int(entry["port"]), primary_client)
-            return n
+        def online() -> int:
+            entries = replica_entries(primary_client.info(section="replication"))
+            waiting = [e for e in entries if e.get("state") != "online"]
+            if len(entries) - len(waiting) != count:
+                for entry in waiting:
+                    if entry.get("ip") and entry.get("port"):
+                        nudger.nudge_at(str(entry["ip"]), int(entry["port"]), primary_client)
+            return len(entries) - len(waiting)
 
-        wait_for_equal(seen, count, timeout=timeout)
-
+        wait_for_equal(online, count, timeout=timeout)

@@ -27,8 +27,12 @@ class PortTracker(object):
 
     def __init__(self, node_id: Any = None) -> None:
         self.node_id = node_id
-        self.handed_out: List[int] = []
         self._reserved: List[vtf.Port] = []
+
+    @property
+    def handed_out(self) -> List[int]:
+        """The ports reserved for the suite so far (until the tracker exits)."""
+        return [port.number for port in self._reserved]
 
     def __enter__(self) -> "PortTracker":
         return self
@@ -37,13 +41,11 @@ class PortTracker(object):
         for port in self._reserved:
             port.close()
         self._reserved.clear()
-        self.handed_out.clear()
 
     def get_unused_port(self) -> int:
         """A port (with its bus port) reserved across processes until the tracker exits."""
         port = vtf.reserve_port()
         self._reserved.append(port)
-        self.handed_out.append(port.number)
         return port.number
 
 

@@ -44,7 +44,7 @@ import time
 import atexit
 import warnings
 from enum import Enum
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, cast
 
 import pytest
 from valkey import *  # noqa: F401,F403  (upstream's module exports valkey-py's names)
@@ -52,7 +52,13 @@ from valkey import StrictValkey, ValkeyError
 
 import vtf
 from vtf.compat import _binary, _server_args
-from vtf.compat._ack import info_int, same_test_kwargs, wait_for_replica_offset, wait_for_replicas_online
+from vtf.compat._ack import (
+    info_int,
+    replica_entries,
+    same_test_kwargs,
+    wait_for_replica_offset,
+    wait_for_replicas_online,
+)
 from vtf.compat.conftest import PortTracker
 from vtf.compat.util.waiters import *  # noqa: F401,F403
 from vtf.compat.util.waiters import WaitTimeout, wait, wait_for_equal, wait_for_ne, wait_for_true
@@ -145,9 +151,7 @@ class ValkeyInfo:
         return int(self.info["connected_slaves"])
 
     def num_replicas_online(self) -> int:
-        return sum(
-            1 for k, v in self.info.items() if re.match("^slave[0-9]", k) and isinstance(v, dict) and v.get("state") == "online"
-        )
+        return sum(1 for entry in replica_entries(self.info) if entry.get("state") == "online")
 
     def was_save_successful(self) -> bool:
         return bool(self.info["rdb_last_bgsave_status"] == "ok")
@@ -626,9 +630,7 @@ class ValkeyServerHandle(object):
 
     def wait_for_all_replicas_online(self, num_of_replicas: int) -> None:
         """Waits until `num_of_replicas` replicas are online, asking the others for their ACK (see _ack)."""
-        wait_for_replicas_online(
-            self.client, num_of_replicas, MAX_REPLICA_WAIT_TIME, lambda info: ValkeyInfo(info).num_replicas_online()
-        )
+        wait_for_replicas_online(self.client, num_of_replicas, MAX_REPLICA_WAIT_TIME)
 
     def is_primary_link_up(self, client: Optional[Any] = None) -> bool:
         """True if the role is slave and master_link_status is up."""
